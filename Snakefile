@@ -1,0 +1,26 @@
+# layerinfo: information in deep-network representations, regenerated from scratch.
+# Table of contents; the rules live in rules/, the science in src/layerinfo.
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/estimate.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.information_plane.input,

@@ -1,0 +1,85 @@
+# Config validation, target lists, wildcard constraints and input helpers.
+
+import os
+
+from snakemake.exceptions import WorkflowError
+
+from layerinfo import config as lconfig
+
+try:
+    lconfig.validate_config(
+        config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+    )
+except lconfig.ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+STUDY = lconfig.STUDY
+RUNS = lconfig.runs(config)
+EXPERIMENTS = config[STUDY]["experiments"]
+ESTIMATORS = list(config[STUDY]["estimators"])
+ACTIVATIONS = (
+    "results/runs/{study}/{experiment}/{activation}-{init}-s{seed}/activations.h5"
+)
+ESTIMATES = "results/estimates/{study}/{experiment}/{activation}-{init}-s{seed}.csv"
+
+
+wildcard_constraints:
+    study="[A-Za-z0-9_]+",
+    experiment="[A-Za-z0-9_]+",
+    activation="[A-Za-z0-9_]+",
+    init="[A-Za-z0-9_]+",
+    seed="[0-9]+",
+    estimator="[A-Za-z0-9_]+",
+
+
+def run_files(pattern, experiment=None):
+    """``pattern`` filled in for every run (of one experiment, if given)."""
+    return [
+        pattern.format(
+            study=STUDY,
+            experiment=r.experiment,
+            activation=r.activation,
+            init=r.initialisation,
+            seed=r.seed,
+        )
+        for r in RUNS
+        if experiment is None or r.experiment == experiment
+    ]
+
+
+def run_config(wildcards):
+    """The resolved configuration of one run, passed to training as a parameter."""
+    return lconfig.run_config(
+        config,
+        wildcards.experiment,
+        wildcards.activation,
+        wildcards.init,
+        int(wildcards.seed),
+    )
+
+
+def run_dataset(wildcards):
+    """The dataset file a run trains on."""
+    return f"resources/datasets/{config[STUDY]['dataset']['name']}.npz"
+
+
+def information_plane_panels():
+    """One (experiment, activation, initialisation) per set of information-plane figures."""
+    return list(
+        dict.fromkeys((r.experiment, r.activation, r.initialisation) for r in RUNS)
+    )
+
+
+def information_plane_targets():
+    figures = [
+        f"results/figures/{STUDY}/{experiment}/{activation}-{init}/{estimator}.png"
+        for experiment, activation, init in information_plane_panels()
+        for estimator in ESTIMATORS
+    ]
+    curves = [f"results/figures/{STUDY}/{e}/training_curves.png" for e in EXPERIMENTS]
+    tables = [
+        f"results/tables/{STUDY}.csv",
+        f"results/tables/{STUDY}_runs.csv",
+        f"results/tables/{STUDY}_history.csv",
+    ]
+    return tables + curves + figures

@@ -1,0 +1,48 @@
+# Estimators -> results/estimates/... (one tidy table per run) and results/tables/ (aggregates)
+
+
+rule estimate:
+    input:
+        ACTIVATIONS,
+    output:
+        ESTIMATES,
+    log:
+        "logs/estimate/{study}/{experiment}/{activation}-{init}-s{seed}.log",
+    benchmark:
+        "benchmarks/estimate/{study}/{experiment}/{activation}-{init}-s{seed}.tsv"
+    conda:
+        "../envs/layerinfo.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        estimators=config[STUDY]["estimators"],
+    script:
+        "../scripts/estimate.py"
+
+
+rule aggregate_information_plane:
+    input:
+        run_files(ESTIMATES),
+    output:
+        runs=f"results/tables/{STUDY}_runs.csv",
+        mean=f"results/tables/{STUDY}.csv",
+    log:
+        f"logs/aggregate_{STUDY}.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule training_history:
+    input:
+        run_files(ACTIVATIONS),
+    output:
+        f"results/tables/{STUDY}_history.csv",
+    log:
+        f"logs/training_history_{STUDY}.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/history.py"

@@ -1,0 +1,52 @@
+# Figures -> results/figures/<study>/..., each wrapped in report() with a caption.
+
+
+rule information_plane_figures:
+    input:
+        f"results/tables/{STUDY}.csv",
+    output:
+        [
+            report(
+                f"results/figures/{STUDY}/{{experiment}}/{{activation}}-{{init}}/{estimator}.png",
+                caption="../report/information_plane.rst",
+                category="Information plane",
+                subcategory="{experiment}",
+                labels={
+                    "activation": "{activation}",
+                    "initialisation": "{init}",
+                    "estimator": estimator,
+                },
+            )
+            for estimator in ESTIMATORS
+        ],
+    log:
+        f"logs/figures/{STUDY}/{{experiment}}/{{activation}}-{{init}}.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        estimators=ESTIMATORS,
+    script:
+        "../scripts/plot_information_plane.py"
+
+
+rule training_curves:
+    input:
+        f"results/tables/{STUDY}_history.csv",
+    output:
+        report(
+            f"results/figures/{STUDY}/{{experiment}}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            labels={"experiment": "{experiment}"},
+        ),
+    log:
+        f"logs/figures/{STUDY}/{{experiment}}/training_curves.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/plot_training_curves.py"
+
+
+rule information_plane:
+    input:
+        information_plane_targets(),

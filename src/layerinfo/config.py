@@ -1,0 +1,168 @@
+"""Configuration: readable schema errors, cross-key checks, and the runs a config asks for.
+
+The schema (``schemas/config.schema.yaml``) is applied by Snakemake's ``validate``; this
+module turns its errors into one line naming the key and the allowed values, and checks
+what a JSON schema cannot express (references between keys, method parameters).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from layerinfo.information import check_method
+from layerinfo.init import check_scheme
+
+STUDY = "information_plane"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the offending key."""
+
+
+def key_path(parts) -> str:
+    """``['a', 'b', 0, 'c']`` -> ``'a.b[0].c'``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "<top level>"
+
+
+def format_schema_error(error) -> str:
+    """One readable line for a ``jsonschema.ValidationError``: the key, the problem, what is allowed."""
+    where = key_path(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "enum":
+        message = f"{value!r} is not allowed; allowed values: {', '.join(map(str, expected))}"
+    elif kind == "const":
+        message = f"{value!r} is not allowed; expected {expected!r}"
+    elif kind == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        unknown = [k for k in value if k not in allowed]
+        message = f"unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(allowed)}"
+    elif kind == "required":
+        missing = [k for k in expected if k not in value]
+        message = f"missing required key(s): {', '.join(missing)}"
+    elif kind == "type":
+        message = f"expected {expected}, got {type(value).__name__} {value!r}"
+    elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        relation = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
+        message = f"{value!r} is out of range; must be {relation} {expected}"
+    elif kind in ("minItems", "maxItems", "uniqueItems"):
+        message = f"{error.message}"
+    elif kind == "pattern":
+        message = f"{value!r} does not match the allowed form {expected} (letters, digits, underscore)"
+    elif kind == "propertyNames":
+        message = f"{error.message}"
+    else:
+        message = error.message
+    description = schema.get("description")
+    hint = f" ({description})" if description and kind not in ("additionalProperties", "required") else ""
+    return f"invalid config key '{where}'{hint}: {message}"
+
+
+def validate_config(config: dict, schema_path: str) -> None:
+    """Validate with Snakemake's schema validation (filling defaults), then :func:`check_config`.
+
+    Raises :class:`ConfigError` with one line naming the key and the allowed values.
+    """
+    from snakemake.utils import validate
+
+    try:
+        validate(config, schema=str(schema_path))
+    except Exception as err:
+        # Snakemake raises a WorkflowError while handling the jsonschema ValidationError.
+        cause = err.__context__
+        if cause is None or not hasattr(cause, "validator"):
+            raise
+        raise ConfigError(format_schema_error(cause)) from None
+    check_config(config)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def check_config(config: dict) -> None:
+    """Cross-key checks after schema validation; raises :class:`ConfigError` naming the key."""
+    study = config[STUDY]
+    inits = config["initialisations"]
+    for name, spec in inits.items():
+        params = {k: v for k, v in spec.items() if k != "scheme"}
+        try:
+            check_scheme(spec["scheme"], params)
+        except ValueError as err:
+            raise ConfigError(f"invalid config key 'initialisations.{name}': {err}") from None
+    for exp_name, exp in study["experiments"].items():
+        for i, init in enumerate(exp["initialisations"]):
+            if init not in inits:
+                raise ConfigError(
+                    f"invalid config key '{STUDY}.experiments.{exp_name}.initialisations[{i}]': "
+                    f"{init!r} is not defined under 'initialisations'; defined: {', '.join(inits)}"
+                )
+        training = _merge(study["training"], exp.get("training", {}))
+        if training["optimizer"] != "sgd" and training.get("momentum", 0.0) != 0.0:
+            raise ConfigError(
+                f"invalid config key '{STUDY}.experiments.{exp_name}.training.momentum': "
+                f"momentum applies to optimizer 'sgd' only, but the optimizer is {training['optimizer']!r}"
+            )
+    for name, spec in study["estimators"].items():
+        params = {k: v for k, v in spec.items() if k != "method"}
+        try:
+            check_method(spec["method"], params)
+        except ValueError as err:
+            raise ConfigError(f"invalid config key '{STUDY}.estimators.{name}': {err}") from None
+    if len(set(study["seeds"])) != len(study["seeds"]):
+        raise ConfigError(f"invalid config key '{STUDY}.seeds': seeds repeat: {study['seeds']}")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One trained network of the information-plane study."""
+
+    experiment: str
+    activation: str
+    initialisation: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.activation}-{self.initialisation}-s{self.seed}"
+
+
+def runs(config: dict) -> list[Run]:
+    """Every run the config asks for, in a stable order."""
+    study = config[STUDY]
+    return [
+        Run(exp_name, activation, init, int(seed))
+        for exp_name, exp in study["experiments"].items()
+        for activation in exp["activations"]
+        for init in exp["initialisations"]
+        for seed in study["seeds"]
+    ]
+
+
+def run_config(config: dict, experiment: str, activation: str, initialisation: str, seed: int) -> dict:
+    """The resolved, self-contained configuration of one run (stored in its activation file)."""
+    study = config[STUDY]
+    exp = study["experiments"][experiment]
+    run = Run(experiment, activation, initialisation, int(seed))
+    return {
+        "study": STUDY,
+        "experiment": experiment,
+        "run": run.name,
+        "dataset": copy.deepcopy(study["dataset"]),
+        "architecture": {"hidden_widths": list(study["hidden_widths"])},
+        "activation": activation,
+        "initialisation": {"name": initialisation, **copy.deepcopy(config["initialisations"][initialisation])},
+        "seed": int(seed),
+        "training": _merge(study["training"], exp.get("training", {})),
+        "snapshots": copy.deepcopy(study["snapshots"]),
+    }

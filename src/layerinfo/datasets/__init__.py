@@ -1,0 +1,69 @@
+"""Datasets by name: generated in code (``tishby``) or, later, downloaded into ``resources/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import os
+
+import numpy as np
+
+from layerinfo.h5io import atomic_path
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Inputs ``(n_samples, n_features)`` float32, integer labels ``(n_samples,)``."""
+
+    name: str
+    inputs: np.ndarray
+    labels: np.ndarray
+    n_classes: int
+
+
+def _tishby() -> Dataset:
+    from layerinfo.datasets.tishby import make_tishby
+
+    inputs, labels = make_tishby()
+    return Dataset("tishby", inputs.astype(np.float32), labels.astype(np.int64), 2)
+
+
+DATASETS = {"tishby": _tishby}
+
+
+def load_dataset(name: str, **params) -> Dataset:
+    """Return the named dataset; unknown names or parameters raise ``ValueError``."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    if params:
+        raise ValueError(f"dataset {name!r} takes no parameters, got {', '.join(sorted(params))}")
+    return DATASETS[name]()
+
+
+def save_dataset(dataset: Dataset, path: str | os.PathLike) -> None:
+    """Write a dataset as ``.npz`` (inputs, labels, name, n_classes), atomically."""
+    with atomic_path(path, ".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, inputs=dataset.inputs, labels=dataset.labels,
+                     name=np.array(dataset.name), n_classes=np.array(dataset.n_classes))
+
+
+def read_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a dataset written by :func:`save_dataset` (no pickles are loaded)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return Dataset(str(data["name"]), data["inputs"], data["labels"], int(data["n_classes"]))
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path}: not a readable layerinfo dataset file ({err}); delete it and rerun") from None
+
+
+def train_test_split(n_samples: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split of ``range(n_samples)``: returns sorted ``(train_indices, test_indices)``.
+
+    The test set has ``round(test_fraction * n_samples)`` samples.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    order = np.random.default_rng(seed).permutation(n_samples)
+    n_test = int(round(test_fraction * n_samples))
+    return np.sort(order[n_test:]), np.sort(order[:n_test])

@@ -1,0 +1,78 @@
+"""Run the configured estimators over every snapshot and layer of an activation file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+
+from layerinfo.h5io import open_activations
+from layerinfo.information import check_method, information_plane
+from layerinfo.information.binning import ebab_lower_edge
+from layerinfo.models import ACTIVATIONS
+from layerinfo.progress import progress
+
+log = logging.getLogger(__name__)
+
+RUN_COLUMNS = ["study", "experiment", "run", "activation", "initialisation", "seed"]
+ROW_COLUMNS = [*RUN_COLUMNS, "epoch", "layer", "layer_name", "units", "estimator", "method", "params",
+               "I_XT_bits", "I_TY_bits"]
+
+
+def _natural_lower(layer_activation: str) -> float:
+    if layer_activation == "softmax":
+        return 0.0
+    return ACTIVATIONS[layer_activation].lower
+
+
+def estimator_params(spec: dict, layer_activation: str) -> tuple[str, dict]:
+    """Method and full parameters of one configured estimator for one layer.
+
+    EBAB's ``lower: null`` means the layer activation's natural lower edge
+    (:func:`layerinfo.information.binning.ebab_lower_edge`).
+    """
+    method = spec["method"]
+    params = check_method(method, {k: v for k, v in spec.items() if k != "method"})
+    if method == "ebab" and params["lower"] is None:
+        params["lower"] = ebab_lower_edge(_natural_lower(layer_activation))
+    return method, params
+
+
+def estimate_run(path: str | os.PathLike, estimators: dict[str, dict]) -> pd.DataFrame:
+    """One row per snapshot epoch x layer x estimator, with I(X;T) and I(T;Y) in bits.
+
+    Snapshots are read one (epoch, layer) slab at a time, so memory does not grow
+    with the number of epochs.
+    """
+    with open_activations(path) as f:
+        cfg = f.config
+        run = {
+            "study": cfg.get("study", ""),
+            "experiment": cfg.get("experiment", ""),
+            "run": cfg.get("run", os.path.basename(os.path.dirname(path))),
+            "activation": cfg.get("activation", ""),
+            "initialisation": cfg.get("initialisation", {}).get("name", ""),
+            "seed": int(f.attrs.get("seed", -1)),
+        }
+        rows = []
+        for e in progress(range(len(f.epochs)), desc=f"estimate {run['run']}"):
+            for layer, spec in enumerate(f.layers):
+                t = f.activations(e, layer)
+                if not np.isfinite(t).all():
+                    raise ValueError(
+                        f"{path}: layer {layer} ({spec['name']}) has NaN or infinite activations at epoch "
+                        f"{int(f.epochs[e])}; the training run diverged"
+                    )
+                for name, est in estimators.items():
+                    method, params = estimator_params(est, spec["activation"])
+                    value = information_plane(t, f.labels, method, **params)
+                    rows.append({
+                        **run, "epoch": int(f.epochs[e]), "layer": layer, "layer_name": spec["name"],
+                        "units": spec["units"], "estimator": name, "method": method,
+                        "params": json.dumps(params, sort_keys=True),
+                        "I_XT_bits": value["I_XT"], "I_TY_bits": value["I_TY"],
+                    })
+    return pd.DataFrame(rows, columns=ROW_COLUMNS)

@@ -1,0 +1,213 @@
+"""The one reader and writer of activation files (HDF5).
+
+Layout (``format="layerinfo-activations"``, ``format_version=1``)::
+
+    /                      attrs: format, format_version, complete, config (JSON), config_hash,
+                                  seed, package_version, torch_version, device, created
+    epochs                 (E,) int64, the snapshot epochs
+    probe/indices          (N,) int64, indices of the probed samples in the dataset
+    probe/labels           (N,) int64
+    probe/train_mask       (N,) bool, True for samples in the training split
+    layers/{l}/activations (E, N, units_l) float32, one (epoch, layer) slab per chunk, gzip
+                           attrs: name, activation, units
+    history/epoch          (H,) int64 and history/{train_loss,train_acc,test_loss,test_acc} (H,)
+
+A file is written under a temporary name in the same directory and renamed when
+complete, so a killed job never leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+FORMAT = "layerinfo-activations"
+FORMAT_VERSION = 1
+HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+class ActivationFileError(ValueError):
+    """An activation file is missing, unreadable, foreign, incomplete or malformed."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ActivationWriter:
+    """Write one activation file snapshot by snapshot.
+
+    Use as a context manager; the file appears at ``path`` only when the ``with`` block
+    ends without an exception and every snapshot has been written.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        epochs: np.ndarray,
+        layers: list[dict],
+        probe_indices: np.ndarray,
+        probe_labels: np.ndarray,
+        probe_train_mask: np.ndarray,
+        attrs: dict,
+    ):
+        self.path = Path(path)
+        self.epochs = np.asarray(epochs, dtype=np.int64)
+        self.layers = layers
+        self._probe = (probe_indices, probe_labels, probe_train_mask)
+        self._attrs = attrs
+        self._written = np.zeros(len(self.epochs), dtype=bool)
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "ActivationWriter":
+        tmp = self._stack.enter_context(atomic_path(self.path, ".h5"))
+        self._file = self._stack.enter_context(h5py.File(tmp, "w"))
+        f = self._file
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["complete"] = False
+        f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for key, value in self._attrs.items():
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value, sort_keys=True)
+            elif isinstance(value, str):
+                value = str(value)  # plain str: h5py cannot store str subclasses such as torch's version
+            f.attrs[key] = value
+        f.create_dataset("epochs", data=self.epochs)
+        indices, labels, train_mask = self._probe
+        n = len(indices)
+        f.create_dataset("probe/indices", data=np.asarray(indices, dtype=np.int64))
+        f.create_dataset("probe/labels", data=np.asarray(labels, dtype=np.int64))
+        f.create_dataset("probe/train_mask", data=np.asarray(train_mask, dtype=bool))
+        for l, spec in enumerate(self.layers):
+            units = int(spec["units"])
+            ds = f.create_dataset(
+                f"layers/{l}/activations",
+                shape=(len(self.epochs), n, units),
+                dtype=np.float32,
+                chunks=(1, n, units),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+            ds.attrs["name"] = spec["name"]
+            ds.attrs["activation"] = spec["activation"]
+            ds.attrs["units"] = units
+        return self
+
+    def write_snapshot(self, index: int, layer_values: list[np.ndarray]) -> None:
+        """Store the values of every layer at snapshot ``index`` (position in ``epochs``)."""
+        for l, values in enumerate(layer_values):
+            self._file[f"layers/{l}/activations"][index] = np.asarray(values, dtype=np.float32)
+        self._written[index] = True
+
+    def write_history(self, history: dict[str, np.ndarray]) -> None:
+        self._file.create_dataset("history/epoch", data=np.asarray(history["epoch"], dtype=np.int64))
+        for key in HISTORY_KEYS:
+            self._file.create_dataset(f"history/{key}", data=np.asarray(history[key], dtype=np.float64))
+
+    def _finalise(self) -> None:
+        missing = np.flatnonzero(~self._written)
+        if missing.size:
+            raise ActivationFileError(
+                f"{self.path}: snapshots at epochs {self.epochs[missing].tolist()} were never written"
+            )
+        if "history/epoch" not in self._file:
+            raise ActivationFileError(f"{self.path}: training history was never written")
+        self._file.attrs["complete"] = True
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                self._finalise()
+            except BaseException as err:
+                self._stack.__exit__(type(err), err, err.__traceback__)
+                raise
+        return self._stack.__exit__(exc_type, exc, tb)
+
+
+class ActivationFile:
+    """Read-only view of a complete activation file; open with :func:`open_activations`."""
+
+    def __init__(self, path: Path, handle: h5py.File):
+        self.path = path
+        self._f = handle
+        self.epochs = handle["epochs"][()]
+        self.labels = handle["probe/labels"][()]
+        self.train_mask = handle["probe/train_mask"][()]
+        self.n_layers = len(handle["layers"])
+        self.layers = [dict(handle[f"layers/{l}/activations"].attrs) for l in range(self.n_layers)]
+        for spec in self.layers:
+            spec["units"] = int(spec["units"])
+        self.config = json.loads(handle.attrs["config"]) if "config" in handle.attrs else {}
+        self.attrs = {k: v for k, v in handle.attrs.items() if k != "config"}
+
+    def activations(self, epoch_index: int, layer: int) -> np.ndarray:
+        """Values of layer ``layer`` at snapshot ``epoch_index``: shape ``(n_samples, units)``, float32."""
+        return self._f[f"layers/{layer}/activations"][epoch_index]
+
+    def history(self) -> dict[str, np.ndarray]:
+        keys = ("epoch", *HISTORY_KEYS)
+        return {k: self._f[f"history/{k}"][()] for k in keys}
+
+
+@contextlib.contextmanager
+def open_activations(path: str | os.PathLike) -> Iterator[ActivationFile]:
+    """Open an activation file for reading, refusing anything that is not a complete one.
+
+    Raises
+    ------
+    ActivationFileError
+        Naming the file and what is wrong: missing, not HDF5 or truncated, foreign
+        ``format``, unsupported ``format_version``, incomplete, or missing datasets.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ActivationFileError(f"{path}: activation file does not exist")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise ActivationFileError(
+            f"{path}: not a readable HDF5 file (truncated or corrupted?): {err}"
+        ) from None
+    with handle:
+        fmt = handle.attrs.get("format")
+        if fmt != FORMAT:
+            raise ActivationFileError(f"{path}: format is {fmt!r}, expected {FORMAT!r}; not a layerinfo activation file")
+        version = handle.attrs.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ActivationFileError(
+                f"{path}: format_version {version} is not supported (this reader handles {FORMAT_VERSION}); "
+                "regenerate the file with this version of layerinfo"
+            )
+        if not handle.attrs.get("complete", False):
+            raise ActivationFileError(f"{path}: file is incomplete (the writing job did not finish)")
+        required = ["epochs", "probe/labels", "probe/train_mask", "layers", "history/epoch"]
+        missing = [name for name in required if name not in handle]
+        if missing:
+            raise ActivationFileError(f"{path}: missing dataset(s) {', '.join(missing)}")
+        try:
+            view = ActivationFile(path, handle)
+        except (KeyError, OSError) as err:
+            raise ActivationFileError(f"{path}: malformed activation file: {err}") from None
+        yield view

@@ -1,0 +1,88 @@
+"""Estimators of I(X;T) and I(T;Y) for one layer, in bits.
+
+The stable entry point is :func:`information_plane`; the workflow's rules call it too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from layerinfo.information import binning, kde
+from layerinfo.information.discrete import check_samples
+
+# method -> its parameters and their defaults
+METHODS: dict[str, dict[str, object]] = {
+    "bins_fixed": {"n_bins": 30},
+    "bins_width": {"bin_width": 0.07},
+    "ebab": {"n_bins": 30, "lower": None},
+    "kde_upper": {"noise_variance": 0.1},
+    "kde_lower": {"noise_variance": 0.1},
+    "akde": {"variant": "paper", "scale": 0.1, "noise_std": 0.01, "kernel_variance": 0.01, "seed": 0},
+}
+AKDE_VARIANTS = ("paper", "code")
+
+
+def check_method(method: str, params: dict) -> dict:
+    """Validate a method name and its parameters; return the parameters with defaults filled."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    allowed = METHODS[method]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unknown)} for method {method!r}; "
+            f"allowed: {', '.join(allowed) or 'none'}"
+        )
+    full = {**allowed, **params}
+    for key in ("n_bins",):
+        if key in full and not (isinstance(full[key], (int, np.integer)) and full[key] >= 2):
+            raise ValueError(f"{method}: {key} must be an integer >= 2, got {full[key]!r}")
+    for key in ("bin_width", "noise_variance", "scale", "kernel_variance"):
+        if key in full and not (isinstance(full[key], (int, float)) and full[key] > 0):
+            raise ValueError(f"{method}: {key} must be a number > 0, got {full[key]!r}")
+    if method == "akde" and full["variant"] not in AKDE_VARIANTS:
+        raise ValueError(f"akde: variant must be one of {', '.join(AKDE_VARIANTS)}, got {full['variant']!r}")
+    return full
+
+
+def information_plane(activations, labels, method: str, **params) -> dict[str, float]:
+    """Estimate I(X;T) and I(T;Y) of one layer, in bits.
+
+    Parameters
+    ----------
+    activations : array_like of shape (n_samples, n_units)
+        The layer's values T for each input x (one row per distinct input; a
+        deterministic network, so I(X;T) = H(T) for the binning methods).
+    labels : array_like of int, shape (n_samples,)
+        Class of each sample.
+    method : str
+        ``"bins_fixed"`` (``n_bins``; edges ``linspace(-1, 1, n_bins)``, Shwartz-Ziv & Tishby),
+        ``"bins_width"`` (``bin_width``; ``floor(t / bin_width)``, Saxe et al.),
+        ``"ebab"`` (``n_bins``, ``lower``; entropy-based adaptive bins, Chelombiev et al.),
+        ``"kde_upper"`` / ``"kde_lower"`` (``noise_variance``; Kolchinsky–Tracey bounds),
+        ``"akde"`` (``variant="paper"|"code"`` with ``scale`` or ``noise_std``,
+        ``kernel_variance``, ``seed``; adaptive KDE, Chelombiev et al.).
+    **params
+        Method parameters; see :data:`METHODS` for the defaults.
+
+    Returns
+    -------
+    dict with ``I_XT`` and ``I_TY`` in bits.
+
+    Raises
+    ------
+    ValueError
+        Unknown method or parameter (listing the allowed ones), bad shapes, NaN or
+        infinite activations.
+    """
+    params = check_method(method, params)
+    t, y = check_samples(activations, labels)
+    if method == "bins_fixed":
+        return binning.binned_information(binning.codes_fixed(t, params["n_bins"]), y)
+    if method == "bins_width":
+        return binning.binned_information(binning.codes_width(t, params["bin_width"]), y)
+    if method == "ebab":
+        return binning.binned_information(binning.codes_ebab(t, params["n_bins"], params["lower"]), y)
+    if method in ("kde_upper", "kde_lower"):
+        return kde.kde_information(t, y, params["noise_variance"], bound=method[4:])
+    return kde.akde_information(t, y, **params)

@@ -1,0 +1,124 @@
+"""Network architectures: fully connected nets with a registry of activation functions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A pointwise nonlinearity and the range of its values.
+
+    ``lower``/``upper`` are the infimum/supremum of the function over the reals
+    (``-inf``/``inf`` when unbounded); estimators use ``lower`` as the natural first
+    bin edge (e.g. 0 for ReLU) and plots use the range for axes.
+    """
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor] | None
+    lower: float
+    upper: float
+    learnable: bool = False
+
+
+# Minimum of swish x*sigmoid(x), reached at x ~ -1.2785 (root of 1 + x(1 - sigmoid(x)) = 0).
+_SWISH_MIN = -0.27846454276107380
+_LN2 = math.log(2.0)
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("tanh", torch.tanh, -1.0, 1.0),
+        Activation("relu", torch.relu, 0.0, math.inf),
+        Activation("elu", nn.functional.elu, -1.0, math.inf),
+        Activation("softplus", nn.functional.softplus, 0.0, math.inf),
+        # Softplus shifted so that it passes through the origin (Chelombiev et al. 2019).
+        Activation("softplus_centred", lambda x: nn.functional.softplus(x) - _LN2, -_LN2, math.inf),
+        Activation("swish", nn.functional.silu, _SWISH_MIN, math.inf),
+        Activation("abs", torch.abs, 0.0, math.inf),
+        Activation("sigmoid", torch.sigmoid, 0.0, 1.0),
+        Activation("softsign", nn.functional.softsign, -1.0, 1.0),
+        Activation("linear", None, -math.inf, math.inf),
+        # Leaky ReLU with one learnable slope per layer, initialised at 0.25 (He et al. 2015).
+        Activation("prelu", None, -math.inf, math.inf, learnable=True),
+    ]
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look up an activation by name; unknown names raise ``ValueError`` listing the allowed ones."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}"
+        ) from None
+
+
+class _Pointwise(nn.Module):
+    def __init__(self, activation: Activation):
+        super().__init__()
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.activation.fn is None else self.activation.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.activation.name
+
+
+def make_nonlinearity(name: str) -> nn.Module:
+    """A module applying the named activation (a fresh ``nn.PReLU`` for ``prelu``)."""
+    activation = get_activation(name)
+    if activation.name == "prelu":
+        return nn.PReLU(num_parameters=1, init=0.25)
+    return _Pointwise(activation)
+
+
+class MLP(nn.Module):
+    """Fully connected network ``n_inputs -> hidden_widths... -> n_outputs``.
+
+    Hidden layers apply ``activation``; the output layer is linear and its softmax
+    is reported as the last recorded layer. :meth:`forward_layers` returns every
+    layer's values so that activations can be recorded without hooks.
+    """
+
+    def __init__(self, n_inputs: int, hidden_widths: list[int], n_outputs: int, activation: str):
+        super().__init__()
+        widths = [n_inputs, *hidden_widths, n_outputs]
+        self.activation_name = get_activation(activation).name
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.nonlinearities = nn.ModuleList(make_nonlinearity(activation) for _ in hidden_widths)
+
+    @property
+    def hidden_linears(self) -> list[nn.Linear]:
+        return list(self.linears[:-1])
+
+    def layer_specs(self) -> list[dict]:
+        """Name, activation and width of each recorded layer (hidden layers, then the softmax output)."""
+        specs = [
+            {"name": f"hidden{i + 1}", "activation": self.activation_name, "units": lin.out_features}
+            for i, lin in enumerate(self.hidden_linears)
+        ]
+        specs.append({"name": "output", "activation": "softmax", "units": self.linears[-1].out_features})
+        return specs
+
+    def forward_layers(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Return ``(logits, layers)``: layers are the hidden activations and the output softmax."""
+        layers = []
+        for linear, nonlinearity in zip(self.hidden_linears, self.nonlinearities):
+            x = nonlinearity(linear(x))
+            layers.append(x)
+        logits = self.linears[-1](x)
+        layers.append(torch.softmax(logits, dim=1))
+        return logits, layers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for linear, nonlinearity in zip(self.hidden_linears, self.nonlinearities):
+            x = nonlinearity(linear(x))
+        return self.linears[-1](x)

@@ -1,0 +1,115 @@
+"""Activation files: round trip, layout, atomic writing, and refusal of bad files."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from layerinfo.h5io import FORMAT, FORMAT_VERSION, ActivationFileError, ActivationWriter, open_activations
+
+LAYERS = [{"name": "hidden1", "activation": "tanh", "units": 3}, {"name": "output", "activation": "softmax", "units": 2}]
+
+
+def _write(path, epochs=(0, 1, 5), n=8, skip=None, history=True):
+    rng = np.random.default_rng(0)
+    values = {e: [rng.normal(size=(n, spec["units"])).astype(np.float32) for spec in LAYERS] for e in range(len(epochs))}
+    with ActivationWriter(
+        path,
+        epochs=np.array(epochs),
+        layers=LAYERS,
+        probe_indices=np.arange(n),
+        probe_labels=np.arange(n) % 2,
+        probe_train_mask=np.arange(n) < 6,
+        attrs={"config": {"run": "r", "seed": 3}, "seed": 3, "device": "cpu"},
+    ) as w:
+        for i in range(len(epochs)):
+            if i != skip:
+                w.write_snapshot(i, values[i])
+        if history:
+            hist = {k: np.linspace(0, 1, 6) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+            w.write_history({"epoch": np.arange(6), **hist})
+    return values
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "run" / "activations.h5"
+    values = _write(path)
+    with open_activations(path) as f:
+        assert f.epochs.tolist() == [0, 1, 5]
+        assert f.labels.tolist() == [0, 1] * 4
+        assert f.train_mask.sum() == 6
+        assert [l["name"] for l in f.layers] == ["hidden1", "output"]
+        assert f.config == {"run": "r", "seed": 3}
+        for e in range(3):
+            for l in range(2):
+                np.testing.assert_array_equal(f.activations(e, l), values[e][l])
+        assert f.history()["train_acc"].shape == (6,)
+    with h5py.File(path) as h:
+        assert h.attrs["format"] == FORMAT and h.attrs["format_version"] == FORMAT_VERSION
+        ds = h["layers/0/activations"]
+        assert ds.chunks == (1, 8, 3) and ds.compression == "gzip"
+        assert json.loads(h.attrs["config"])["seed"] == 3
+    assert sorted(p.name for p in path.parent.iterdir()) == ["activations.h5"]
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    path = tmp_path / "activations.h5"
+    with pytest.raises(RuntimeError):
+        with ActivationWriter(path, epochs=np.array([0]), layers=LAYERS, probe_indices=np.arange(2),
+                              probe_labels=np.zeros(2, int), probe_train_mask=np.ones(2, bool), attrs={}):
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_snapshot_is_refused_and_leaves_nothing(tmp_path):
+    path = tmp_path / "activations.h5"
+    with pytest.raises(ActivationFileError, match=r"epochs \[1\] were never written"):
+        _write(path, skip=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ActivationFileError, match="missing.h5: activation file does not exist"):
+        with open_activations(tmp_path / "missing.h5"):
+            pass
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "activations.h5"
+    _write(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ActivationFileError, match="activations.h5: not a readable HDF5 file"):
+        with open_activations(path):
+            pass
+
+
+def test_not_hdf5(tmp_path):
+    path = tmp_path / "activations.h5"
+    path.write_text("epoch,value\n1,2\n")
+    with pytest.raises(ActivationFileError, match="not a readable HDF5 file"):
+        with open_activations(path):
+            pass
+
+
+def test_foreign_and_wrong_version_and_incomplete(tmp_path):
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as h:
+        h.attrs["format"] = "anndata"
+    with pytest.raises(ActivationFileError, match="foreign.h5: format is 'anndata', expected 'layerinfo-activations'"):
+        with open_activations(foreign):
+            pass
+    path = tmp_path / "activations.h5"
+    _write(path)
+    with h5py.File(path, "a") as h:
+        h.attrs["format_version"] = 99
+    with pytest.raises(ActivationFileError, match="format_version 99 is not supported"):
+        with open_activations(path):
+            pass
+    with h5py.File(path, "a") as h:
+        h.attrs["format_version"] = FORMAT_VERSION
+        h.attrs["complete"] = False
+    with pytest.raises(ActivationFileError, match="incomplete"):
+        with open_activations(path):
+            pass

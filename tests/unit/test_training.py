@@ -1,0 +1,112 @@
+"""Training: snapshot schedule, loss, determinism, and that the networks learn the task."""
+
+import copy
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from layerinfo.datasets import load_dataset, read_dataset, save_dataset, train_test_split
+from layerinfo.h5io import open_activations
+from layerinfo.models import MLP
+from layerinfo.training import snapshot_epochs, train_run, training_loss
+
+RUN = {
+    "study": "information_plane",
+    "experiment": "main",
+    "run": "tanh-truncnorm-s0",
+    "dataset": {"name": "tishby", "test_fraction": 0.2, "split_seed": 0},
+    "architecture": {"hidden_widths": [10, 7, 5, 4, 3]},
+    "activation": "tanh",
+    "initialisation": {"name": "truncnorm", "scheme": "truncated_normal", "gain": 1.0},
+    "seed": 0,
+    "training": {"optimizer": "adam", "learning_rate": 0.004, "batch_size": 256, "epochs": 8, "l2": 0.0},
+    "snapshots": {"count": 4},
+}
+
+
+@pytest.fixture(scope="module")
+def dataset_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "tishby.npz"
+    save_dataset(load_dataset("tishby"), path)
+    return path
+
+
+def test_snapshot_schedule_matches_reference_code():
+    epochs = snapshot_epochs(8000, 400)
+    assert len(epochs) == 274 + 1
+    assert epochs[:20].tolist() == list(range(20))
+    assert epochs[-2:].tolist() == [7999, 8000]
+    assert np.all(np.diff(epochs) > 0)
+
+
+def test_split_is_seeded_and_80_20():
+    train, test = train_test_split(4096, 0.2, seed=0)
+    assert len(test) == 819 and len(train) == 3277
+    assert np.intersect1d(train, test).size == 0
+    again, _ = train_test_split(4096, 0.2, seed=0)
+    other, _ = train_test_split(4096, 0.2, seed=1)
+    assert np.array_equal(train, again) and not np.array_equal(train, other)
+
+
+def test_dataset_file_round_trip(dataset_file, tmp_path):
+    data = read_dataset(dataset_file)
+    assert data.inputs.shape == (4096, 12) and data.labels.sum() == 2118 and data.n_classes == 2
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not an archive")
+    with pytest.raises(ValueError, match="bad.npz: not a readable layerinfo dataset file"):
+        read_dataset(bad)
+
+
+def test_l2_penalises_hidden_weights_only():
+    torch.manual_seed(0)
+    model = MLP(12, [10, 7], 2, "tanh")
+    x, y = torch.randn(32, 12), torch.randint(0, 2, (32,))
+    grads = {}
+    for l2 in (0.0, 0.1):
+        model.zero_grad()
+        training_loss(model, x, y, l2).backward()
+        grads[l2] = [p.grad.clone() for p in model.parameters()]
+    names = [n for n, _ in model.named_parameters()]
+    for name, g0, g1, p in zip(names, grads[0.0], grads[0.1], model.parameters()):
+        if name in ("linears.0.weight", "linears.1.weight"):
+            # d/dW of 0.1 * ||W||^2 / 2 is 0.1 W
+            assert torch.allclose(g1 - g0, 0.1 * p.detach(), atol=1e-6), name
+        else:
+            assert torch.allclose(g1, g0), name
+
+
+def test_same_config_gives_identical_file_and_seed_matters(dataset_file, tmp_path):
+    a, b, c = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.h5"
+    train_run(RUN, dataset_file, a)
+    train_run(RUN, dataset_file, b)
+    other = copy.deepcopy(RUN)
+    other["seed"] = 1
+    train_run(other, dataset_file, c)
+    with h5py.File(a) as fa, h5py.File(b) as fb, h5py.File(c) as fc:
+        assert fa["epochs"][()].tolist() == [0, 1, 3, 7, 8]  # 2**linspace(0, 3, 4) - 1, plus 8
+        for l in range(6):
+            name = f"layers/{l}/activations"
+            np.testing.assert_array_equal(fa[name][()], fb[name][()])
+            assert not np.array_equal(fa[name][()], fc[name][()])
+        np.testing.assert_array_equal(fa["history/train_loss"][()], fb["history/train_loss"][()])
+        assert fa.attrs["config_hash"] == fb.attrs["config_hash"] != fc.attrs["config_hash"]
+        assert fa.attrs["device"] == "cpu"
+
+
+@pytest.mark.parametrize("activation,init", [("tanh", "truncated_normal"), ("relu", "orthogonal")])
+def test_network_learns_the_task(dataset_file, tmp_path, activation, init):
+    run = copy.deepcopy(RUN)
+    run["activation"] = activation
+    run["initialisation"] = {"name": init, "scheme": init}
+    run["training"]["epochs"] = 150
+    run["snapshots"]["count"] = 3
+    path = train_run(run, dataset_file, tmp_path / "run.h5")
+    with open_activations(path) as f:
+        hist = f.history()
+        final = f.activations(len(f.epochs) - 1, f.n_layers - 1)
+    assert hist["train_loss"][-1] < 0.8 * hist["train_loss"][0]
+    assert hist["train_acc"][-1] > 0.8
+    assert hist["test_acc"][-1] > 0.7
+    np.testing.assert_allclose(final.sum(axis=1), 1.0, rtol=1e-5)  # softmax output recorded
