@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from layerinfo.h5io import open_activations
-from layerinfo.information import check_method, information_plane
+from layerinfo.information import check_method, information_plane_many
 from layerinfo.information.binning import ebab_lower_edge
 from layerinfo.models import ACTIVATIONS
 from layerinfo.progress import progress
@@ -66,13 +66,13 @@ def estimate_run(path: str | os.PathLike, estimators: dict[str, dict]) -> pd.Dat
                         f"{path}: layer {layer} ({spec['name']}) has NaN or infinite activations at epoch "
                         f"{int(f.epochs[e])}; the training run diverged"
                     )
-                for name, est in estimators.items():
-                    method, params = estimator_params(est, spec["activation"])
-                    value = information_plane(t, f.labels, method, **params)
+                requests = {name: estimator_params(est, spec["activation"]) for name, est in estimators.items()}
+                values = information_plane_many(t, f.labels, requests)
+                for name, (method, params) in requests.items():
                     rows.append({
                         **run, "epoch": int(f.epochs[e]), "layer": layer, "layer_name": spec["name"],
                         "units": spec["units"], "estimator": name, "method": method,
                         "params": json.dumps(params, sort_keys=True),
-                        "I_XT_bits": value["I_XT"], "I_TY_bits": value["I_TY"],
+                        "I_XT_bits": values[name]["I_XT"], "I_TY_bits": values[name]["I_TY"],
                     })
     return pd.DataFrame(rows, columns=ROW_COLUMNS)

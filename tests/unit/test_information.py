@@ -208,3 +208,23 @@ def test_bad_parameter_values_are_rejected():
         information_plane(np.zeros((4, 1)), np.zeros(4, int), "kde_upper", noise_variance=-1)
     with pytest.raises(ValueError, match="variant must be one of paper, code"):
         information_plane(np.zeros((4, 1)), np.zeros(4, int), "akde", variant="both")
+
+
+def test_many_estimators_equal_one_by_one():
+    from layerinfo.information import information_plane_many
+
+    rng = np.random.default_rng(4)
+    t = np.tanh(rng.normal(size=(500, 5))).astype(np.float32)
+    y = rng.integers(0, 2, 500)
+    requests = {
+        "up": ("kde_upper", {"noise_variance": 0.1}),
+        "low": ("kde_lower", {"noise_variance": 0.1}),
+        "paper": ("akde", {"variant": "paper", "scale": 0.2}),
+        "code": ("akde", {"variant": "code", "seed": 3}),
+        "bins": ("bins_fixed", {}),
+        "ebab": ("ebab", {"lower": -1.000001}),
+    }
+    together = information_plane_many(t, y, requests)
+    assert list(together) == list(requests)
+    for name, (method, params) in requests.items():
+        assert together[name] == pytest.approx(information_plane(t, y, method, **params), rel=1e-12), name

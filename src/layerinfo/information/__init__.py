@@ -77,6 +77,32 @@ def information_plane(activations, labels, method: str, **params) -> dict[str, f
     """
     params = check_method(method, params)
     t, y = check_samples(activations, labels)
+    return _estimate(t, y, method, params)
+
+
+def information_plane_many(activations, labels, estimators: dict[str, tuple[str, dict]]) -> dict[str, dict]:
+    """Several estimators on one layer: ``{name: (method, params)}`` -> ``{name: {I_XT, I_TY}}``.
+
+    Same values as calling :func:`information_plane` for each, but the KDE-family
+    estimators that act on the activations as they are (``kde_upper``, ``kde_lower``,
+    ``akde`` variant ``paper``) share one pass over the pairwise distances.
+    """
+    t, y = check_samples(activations, labels)
+    results, shared = {}, []
+    for name, (method, params) in estimators.items():
+        params = check_method(method, params)
+        width = kde.kernel_width(method, params, t)
+        if width is None:
+            results[name] = _estimate(t, y, method, params)
+        else:
+            shared.append((name, width))
+    if shared:
+        values = kde.kernel_information(t, y, [width for _, width in shared])
+        results.update(zip((name for name, _ in shared), values))
+    return {name: results[name] for name in estimators}
+
+
+def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict) -> dict[str, float]:
     if method == "bins_fixed":
         return binning.binned_information(binning.codes_fixed(t, params["n_bins"]), y)
     if method == "bins_width":

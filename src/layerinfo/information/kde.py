@@ -43,19 +43,24 @@ def _kernel_sums(u: torch.Tensor, c: torch.Tensor, widths: list[float], block: i
     """
     k = u.shape[0]
     sq = (u * u).sum(dim=1)
-    sums = [torch.zeros_like(c) for _ in widths]
+    # Sums are kept as (C, K): (C, B) @ (B, B) products are several times faster than
+    # (B, B) @ (B, C) for the few classes C of a classification task.
+    ct = c.T.contiguous()
+    sums = [torch.zeros_like(ct) for _ in widths]
+    buffer = torch.empty(min(block, k), min(block, k), dtype=u.dtype, device=u.device)
     for i0 in range(0, k, block):
-        ui, ci = u[i0 : i0 + block], c[i0 : i0 + block]
+        i1 = min(i0 + block, k)
         for j0 in range(i0, k, block):
-            uj, cj = u[j0 : j0 + block], c[j0 : j0 + block]
-            d = torch.addmm(sq[i0 : i0 + block, None], ui, uj.T, beta=1.0, alpha=-2.0)
-            d.add_(sq[None, j0 : j0 + block]).clamp_(min=0.0)
+            j1 = min(j0 + block, k)
+            d = torch.addmm(sq[i0:i1, None], u[i0:i1], u[j0:j1].T, beta=1.0, alpha=-2.0)
+            d.add_(sq[None, j0:j1]).clamp_(min=0.0)
+            e = buffer[: i1 - i0, : j1 - j0]
             for w, a in enumerate(widths):
-                e = torch.exp(d * (-1.0 / a))
-                sums[w][i0 : i0 + block] += e @ cj
+                torch.mul(d, -1.0 / a, out=e).exp_()
+                sums[w][:, i0:i1] += ct[:, j0:j1] @ e.T
                 if j0 != i0:
-                    sums[w][j0 : j0 + block] += e.T @ ci
-    return sums
+                    sums[w][:, j0:j1] += ct[:, i0:i1] @ e
+    return [s.T for s in sums]
 
 
 def kernel_information(
@@ -127,6 +132,27 @@ def kde_information(
     return kernel_information(activations, labels, [factor * noise_variance], device)[0]
 
 
+def kernel_width(method: str, params: dict, activations: np.ndarray) -> float | None:
+    """Kernel denominator ``a`` of a KDE method applied to ``activations`` as they are.
+
+    ``None`` for methods that transform the activations first (``akde`` variant ``code``),
+    which therefore cannot share a :func:`kernel_information` call with the others.
+    """
+    if method == "kde_upper":
+        return 2.0 * params["noise_variance"]
+    if method == "kde_lower":
+        return 8.0 * params["noise_variance"]
+    if method == "akde" and params["variant"] == "paper":
+        return 2.0 * _paper_noise_variance(np.asarray(activations), params["scale"])
+    return None
+
+
+def _paper_noise_variance(t: np.ndarray, scale: float) -> float:
+    spread = float(t.max() - t.min())
+    # A layer with a single value carries no information; any positive noise gives 0.
+    return (scale * spread) ** 2 if spread > 0 else 1.0
+
+
 def akde_information(
     activations: np.ndarray,
     labels: np.ndarray,
@@ -158,10 +184,7 @@ def akde_information(
     """
     t = np.asarray(activations, dtype=np.float64)
     if variant == "paper":
-        spread = float(t.max() - t.min())
-        # A layer with a single value carries no information; any positive noise gives 0.
-        noise_variance = (scale * spread) ** 2 if spread > 0 else 1.0
-        return kde_information(t, labels, noise_variance, "upper", device)
+        return kde_information(t, labels, _paper_noise_variance(t, scale), "upper", device)
     if variant == "code":
         rng = np.random.default_rng(seed)
         jittered = np.abs(t + rng.normal(0.0, noise_std, size=t.shape))
