@@ -1,8 +1,18 @@
 # Config validation, target lists, wildcard constraints and input helpers.
 
 import os
+import sys
 
 from snakemake.exceptions import WorkflowError
+
+# The workflow and its jobs import the package from this checkout, whatever environment
+# runs them (a .venv with the package installed, a conda env, a container, a SLURM job that
+# inherits the submitting environment). The workflow sets PYTHONPATH; it reads nothing from it.
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join([SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
+)
 
 from layerinfo import config as lconfig
 

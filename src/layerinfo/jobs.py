@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Iterator
 
 
@@ -36,9 +35,3 @@ def job_log(path: str | os.PathLike | None, threads: int = 1) -> Iterator[loggin
         root.removeHandler(handler)
         if path:
             stream.close()
-
-
-def ensure_parent(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
