@@ -23,7 +23,7 @@ def direct_kde(t, y, noise_variance):
     t = t.astype(np.float64)
     out = {}
     for name, a in (("upper", 2 * noise_variance), ("lower", 8 * noise_variance)):
-        def h(x):
+        def h(x, a=a):
             sq = (x * x).sum(1)
             d = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0)
             return -np.mean(logsumexp(-d / a, axis=1) - np.log(len(x)))
@@ -67,8 +67,8 @@ def main():
     print(f"N = {len(y)} samples, noise variance 0.1, upper + lower bound, {args.threads} thread(s), best of {args.repeats}")
     print(f"{'layer':28s} {'unique rows':>11s} {'direct [s]':>10s} {'layerinfo [s]':>13s} {'speed-up':>8s} {'max rel diff':>12s}")
     for label, t in data.items():
-        t_direct, ref = timed(lambda: direct_kde(t, y, 0.1), args.repeats)
-        t_ours, got = timed(lambda: information_plane_many(t, y, requests), args.repeats)
+        t_direct, ref = timed(lambda t=t: direct_kde(t, y, 0.1), args.repeats)
+        t_ours, got = timed(lambda t=t: information_plane_many(t, y, requests), args.repeats)
         diff = max(abs(got[k][q] - ref[k][i]) / max(abs(ref[k][i]), 1e-300)
                    for k in ("upper", "lower") for i, q in enumerate(("I_XT", "I_TY")))
         unique = len(np.unique(t, axis=0))

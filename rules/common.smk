@@ -39,11 +39,10 @@ wildcard_constraints:
     activation="[A-Za-z0-9_]+",
     init="[A-Za-z0-9_]+",
     seed="[0-9]+",
-    estimator="[A-Za-z0-9_]+",
 
 
-def run_files(pattern, experiment=None):
-    """``pattern`` filled in for every run (of one experiment, if given)."""
+def run_files(pattern):
+    """``pattern`` filled in for every run."""
     return [
         pattern.format(
             study=STUDY,
@@ -53,7 +52,6 @@ def run_files(pattern, experiment=None):
             seed=r.seed,
         )
         for r in RUNS
-        if experiment is None or r.experiment == experiment
     ]
 
 
