@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from layerinfo.options import resolve_options
+
 SCHEMES: dict[str, dict[str, float]] = {
     # name -> parameters with their defaults
     "truncated_normal": {"gain": 1.0, "bias": 0.0},
@@ -21,16 +23,7 @@ SCHEMES: dict[str, dict[str, float]] = {
 
 def check_scheme(scheme: str, params: dict) -> dict[str, float]:
     """Validate a scheme name and its parameters; return the parameters with defaults filled."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown initialisation scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
-    allowed = SCHEMES[scheme]
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {', '.join(unknown)} for initialisation {scheme!r}; "
-            f"allowed: {', '.join(allowed)}"
-        )
-    return {**allowed, **params}
+    return resolve_options("initialisation scheme", scheme, SCHEMES, params)
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ import numpy as np
 
 from layerinfo.information import binning, kde
 from layerinfo.information.discrete import check_samples
+from layerinfo.options import resolve_options
 
 # method -> its parameters and their defaults
 METHODS: dict[str, dict[str, object]] = {
@@ -24,16 +25,7 @@ AKDE_VARIANTS = ("paper", "code")
 
 def check_method(method: str, params: dict) -> dict:
     """Validate a method name and its parameters; return the parameters with defaults filled."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-    allowed = METHODS[method]
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {', '.join(unknown)} for method {method!r}; "
-            f"allowed: {', '.join(allowed) or 'none'}"
-        )
-    full = {**allowed, **params}
+    full = resolve_options("method", method, METHODS, params)
     for key in ("n_bins",):
         if key in full and not (isinstance(full[key], (int, np.integer)) and full[key] >= 2):
             raise ValueError(f"{method}: {key} must be an integer >= 2, got {full[key]!r}")
