@@ -55,15 +55,14 @@ def run_files(pattern):
     ]
 
 
-def run_config(wildcards):
-    """The resolved configuration of one run, passed to training as a parameter."""
-    return lconfig.run_config(
-        config,
-        wildcards.experiment,
-        wildcards.activation,
-        wildcards.init,
-        int(wildcards.seed),
-    )
+def group_run_configs(wildcards):
+    """The resolved configuration of every seed of one experiment x activation x initialisation."""
+    return [
+        lconfig.run_config(
+            config, wildcards.experiment, wildcards.activation, wildcards.init, seed
+        )
+        for seed in config[STUDY]["seeds"]
+    ]
 
 
 def run_dataset(wildcards):

@@ -1,21 +1,26 @@
 # Train networks -> results/runs/{study}/{experiment}/{run}/activations.h5
+# All seeds of one experiment x activation x initialisation train together in one job
+# (batched, see layerinfo.training.train_runs); each still gets its own activation file.
 
 
 rule train:
     input:
         dataset=run_dataset,
     output:
-        ACTIVATIONS,
+        expand(
+            "results/runs/{{study}}/{{experiment}}/{{activation}}-{{init}}-s{seed}/activations.h5",
+            seed=config[STUDY]["seeds"],
+        ),
     log:
-        "logs/train/{study}/{experiment}/{activation}-{init}-s{seed}.log",
+        "logs/train/{study}/{experiment}/{activation}-{init}.log",
     benchmark:
-        "benchmarks/train/{study}/{experiment}/{activation}-{init}-s{seed}.tsv"
+        "benchmarks/train/{study}/{experiment}/{activation}-{init}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
     params:
-        run=run_config,
+        runs=group_run_configs,
     script:
         "../scripts/train.py"

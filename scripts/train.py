@@ -1,7 +1,7 @@
-"""Rule train: train one network and write its activation file."""
+"""Rule train: train every seed of one experiment x activation x initialisation together."""
 
 from layerinfo.jobs import job_log
-from layerinfo.training import train_run
+from layerinfo.training import train_runs
 
 with job_log(snakemake.log[0], snakemake.threads):
-    train_run(snakemake.params.run, snakemake.input.dataset, snakemake.output[0])
+    train_runs(snakemake.params.runs, snakemake.input.dataset, list(snakemake.output))

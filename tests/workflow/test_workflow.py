@@ -68,7 +68,7 @@ def test_outputs_and_tables(finished_run):
         assert h.attrs["format"] == "layerinfo-activations"
         assert h["layers/0/activations"].shape[1:] == (4096, 10)
         assert h["layers/5/activations"].shape[1:] == (4096, 2)
-    assert (work / "logs/train/information_plane/main/tanh-truncnorm-s0.log").exists()
+    assert (work / "logs/train/information_plane/main/tanh-truncnorm.log").exists()
 
 
 def test_second_run_does_nothing_and_report_builds(finished_run):
