@@ -175,6 +175,7 @@ def test_akde_paper_is_scale_invariant_and_code_is_seeded():
     c2 = information_plane(t, y, "akde", variant="code", seed=1)
     c3 = information_plane(t, y, "akde", variant="code", seed=2)
     assert c1 == c2 and c1 != c3
+    assert information_plane(t, y, "akde", variant="code", rng=np.random.default_rng(1)) == c1
     # the code variant sees |T + noise|: a sign flip of T changes nothing but the noise
     d = information_plane(-t, y, "akde", variant="code", seed=1)
     assert d["I_XT"] == pytest.approx(c1["I_XT"], abs=0.05)

@@ -18,7 +18,8 @@ METHODS: dict[str, dict[str, object]] = {
     "ebab": {"n_bins": 30, "lower": None},
     "kde_upper": {"noise_variance": 0.1},
     "kde_lower": {"noise_variance": 0.1},
-    "akde": {"variant": "paper", "scale": 0.1, "noise_std": 0.01, "kernel_variance": 0.01, "seed": 0},
+    "akde": {"variant": "paper", "scale": 0.1, "noise_std": 0.01, "kernel_variance": 0.01, "seed": 0,
+             "rng": None},
 }
 AKDE_VARIANTS = ("paper", "code")
 
@@ -53,7 +54,8 @@ def information_plane(activations, labels, method: str, **params) -> dict[str, f
         ``"ebab"`` (``n_bins``, ``lower``; entropy-based adaptive bins, Chelombiev et al.),
         ``"kde_upper"`` / ``"kde_lower"`` (``noise_variance``; Kolchinsky–Tracey bounds),
         ``"akde"`` (``variant="paper"|"code"`` with ``scale`` or ``noise_std``,
-        ``kernel_variance``, ``seed``; adaptive KDE, Chelombiev et al.).
+        ``kernel_variance``, and ``seed`` or a ``numpy.random.Generator`` ``rng`` for the
+        jitter; adaptive KDE, Chelombiev et al.).
     **params
         Method parameters; see :data:`METHODS` for the defaults.
 

@@ -161,6 +161,7 @@ def akde_information(
     noise_std: float = 0.01,
     kernel_variance: float = 0.01,
     seed: int = 0,
+    rng: np.random.Generator | None = None,
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
     """Adaptive KDE (Chelombiev et al. 2019): the KL upper bound with a layer-dependent noise.
@@ -181,12 +182,14 @@ def akde_information(
         Jitter and kernel variance of the ``"code"`` variant.
     seed : int
         Seed of the jitter (``"code"``); the estimate is reproducible from it.
+    rng : numpy.random.Generator, optional
+        Source of the jitter instead of ``seed`` (for a sequence of independent jitters).
     """
     t = np.asarray(activations, dtype=np.float64)
     if variant == "paper":
         return kde_information(t, labels, _paper_noise_variance(t, scale), "upper", device)
     if variant == "code":
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if rng is None else rng
         jittered = np.abs(t + rng.normal(0.0, noise_std, size=t.shape))
         return kde_information(jittered, labels, kernel_variance, "upper", device)
     raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
