@@ -113,3 +113,14 @@ def test_foreign_and_wrong_version_and_incomplete(tmp_path):
     with pytest.raises(ActivationFileError, match="incomplete"):
         with open_activations(path):
             pass
+
+
+def test_estimator_refuses_nan_activations_naming_file_layer_and_epoch(tmp_path):
+    from layerinfo.estimate import estimate_run
+
+    path = tmp_path / "activations.h5"
+    _write(path)
+    with h5py.File(path, "a") as h:
+        h["layers/1/activations"][2, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"activations.h5: layer 1 \(output\) has NaN or infinite activations at epoch 5"):
+        estimate_run(path, {"bins": {"method": "bins_fixed"}})

@@ -10,7 +10,7 @@ import torch
 from layerinfo.datasets import load_dataset, read_dataset, save_dataset, train_test_split
 from layerinfo.h5io import open_activations
 from layerinfo.models import MLP, MLPEnsemble
-from layerinfo.training import snapshot_epochs, train_run, train_runs, training_loss
+from layerinfo.training import TrainingDivergedError, snapshot_epochs, train_run, train_runs, training_loss
 
 RUN = {
     "study": "information_plane",
@@ -172,4 +172,13 @@ def test_ensemble_refuses_runs_that_differ_in_shared_settings(dataset_file, tmp_
     other["training"]["learning_rate"] = 0.1
     with pytest.raises(ValueError, match="differ in training"):
         train_runs([RUN, other], dataset_file, [tmp_path / "a.h5", tmp_path / "b.h5"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diverging_training_stops_with_a_clear_error_and_no_file(dataset_file, tmp_path):
+    run = copy.deepcopy(RUN)
+    run["activation"] = "linear"
+    run["training"].update(optimizer="sgd", learning_rate=1e6, epochs=5)
+    with pytest.raises(TrainingDivergedError, match=r"run tanh-truncnorm-s0: training loss is (nan|inf) at epoch \d"):
+        train_run(run, dataset_file, tmp_path / "run.h5")
     assert list(tmp_path.iterdir()) == []

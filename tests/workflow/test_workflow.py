@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -144,3 +145,27 @@ def test_estimator_refuses_truncated_activation_file(finished_run, tmp_path):
     broken.write_bytes(source.read_bytes()[:5000])
     with pytest.raises(ActivationFileError, match=f"{broken}: not a readable HDF5 file"):
         estimate_run(broken, {"kde": {"method": "kde_upper"}})
+
+
+def test_second_workflow_on_the_same_directory_is_refused(tmp_path):
+    work = _workdir(tmp_path, yaml.safe_load(TINY.read_text()))
+    target = "results/runs/information_plane/main/tanh-truncnorm-s0/activations.h5"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--cores", "1", target]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        locks = work / ".snakemake" / "locks"
+        for _ in range(600):
+            if locks.exists() and any(locks.iterdir()):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the first workflow never took its lock")
+        second = snakemake(work, target)
+        assert second.returncode != 0
+        assert "cannot be locked" in second.stdout + second.stderr
+    finally:
+        out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, out[-3000:]
+    with h5py.File(work / target) as h:
+        assert h.attrs["complete"]
