@@ -65,6 +65,15 @@ def group_run_configs(wildcards):
     ]
 
 
+def group_checkpoint(wildcards):
+    """Checkpoint of one training job (not an output: it outlives a killed job)."""
+    return (
+        "results/runs/{study}/{experiment}/.{activation}-{init}.checkpoint.pt".format(
+            **wildcards
+        )
+    )
+
+
 def run_dataset(wildcards):
     """The dataset file a run trains on."""
     return f"resources/datasets/{config[STUDY]['dataset']['name']}.npz"

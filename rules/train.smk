@@ -22,5 +22,7 @@ rule train:
         mem_mb=2000,
     params:
         runs=group_run_configs,
+        checkpoint=group_checkpoint,
+        checkpoint_seconds=config["runtime"]["checkpoint_seconds"],
     script:
         "../scripts/train.py"

@@ -19,6 +19,7 @@ complete, so a killed job never leaves a file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -53,11 +54,48 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def partial_path(path: str | os.PathLike) -> Path:
+    """Where a resumable writer keeps the file while it is being written."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
+def snapshot_digest(layer_values: list[np.ndarray]) -> str:
+    """SHA-256 of one snapshot's float32 values, layer by layer (to verify a resumed file)."""
+    digest = hashlib.sha256()
+    for values in layer_values:
+        digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def verify_partial(path: str | os.PathLike, digests: dict[int, str]) -> bool:
+    """True if the partial file of ``path`` holds exactly the snapshots ``{index: digest}``."""
+    partial = partial_path(path)
+    try:
+        with h5py.File(partial, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                return False
+            n_layers = len(f["layers"])
+            for index, expected in digests.items():
+                values = [f[f"layers/{l}/activations"][index] for l in range(n_layers)]
+                if snapshot_digest(values) != expected:
+                    return False
+    except (OSError, KeyError, ValueError):
+        return False
+    return True
+
+
 class ActivationWriter:
     """Write one activation file snapshot by snapshot.
 
     Use as a context manager; the file appears at ``path`` only when the ``with`` block
     ends without an exception and every snapshot has been written.
+
+    With ``resumable=True`` the file is written at :func:`partial_path` instead of a random
+    temporary name, and it survives an interruption (a kill, ``KeyboardInterrupt``) so that
+    training can continue it: pass ``resume`` (snapshot index -> digest, as recorded by
+    :attr:`digests` at a checkpoint, and checked with :func:`verify_partial`) to reopen it.
+    Any other exception removes it.
     """
 
     def __init__(
@@ -70,6 +108,8 @@ class ActivationWriter:
         probe_labels: np.ndarray,
         probe_train_mask: np.ndarray,
         attrs: dict,
+        resumable: bool = False,
+        resume: dict[int, str] | None = None,
     ):
         self.path = Path(path)
         self.epochs = np.asarray(epochs, dtype=np.int64)
@@ -78,10 +118,27 @@ class ActivationWriter:
         self._attrs = attrs
         self._written = np.zeros(len(self.epochs), dtype=bool)
         self._stack = contextlib.ExitStack()
+        self._resumable = resumable
+        self._resume = resume
+        self.digests: dict[int, str] = {}
 
     def __enter__(self) -> "ActivationWriter":
-        tmp = self._stack.enter_context(atomic_path(self.path, ".h5"))
+        if self._resumable:
+            tmp = partial_path(self.path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._resume is not None:
+                self._file = self._stack.enter_context(h5py.File(tmp, "r+"))
+                for index, digest in self._resume.items():
+                    self._written[index] = True
+                    self.digests[index] = digest
+                return self
+        else:
+            tmp = self._stack.enter_context(atomic_path(self.path, ".h5"))
         self._file = self._stack.enter_context(h5py.File(tmp, "w"))
+        self._create()
+        return self
+
+    def _create(self) -> None:
         f = self._file
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
@@ -114,13 +171,19 @@ class ActivationWriter:
             ds.attrs["name"] = spec["name"]
             ds.attrs["activation"] = spec["activation"]
             ds.attrs["units"] = units
-        return self
 
     def write_snapshot(self, index: int, layer_values: list[np.ndarray]) -> None:
         """Store the values of every layer at snapshot ``index`` (position in ``epochs``)."""
-        for l, values in enumerate(layer_values):
-            self._file[f"layers/{l}/activations"][index] = np.asarray(values, dtype=np.float32)
+        values = [np.asarray(v, dtype=np.float32) for v in layer_values]
+        for l, v in enumerate(values):
+            self._file[f"layers/{l}/activations"][index] = v
         self._written[index] = True
+        if self._resumable:
+            self.digests[index] = snapshot_digest(values)
+
+    def flush(self) -> None:
+        """Push everything written so far to disk (before a checkpoint records it)."""
+        self._file.flush()
 
     def write_history(self, history: dict[str, np.ndarray]) -> None:
         self._file.create_dataset("history/epoch", data=np.asarray(history["epoch"], dtype=np.int64))
@@ -143,8 +206,17 @@ class ActivationWriter:
                 self._finalise()
             except BaseException as err:
                 self._stack.__exit__(type(err), err, err.__traceback__)
+                if self._resumable:
+                    partial_path(self.path).unlink(missing_ok=True)
                 raise
-        return self._stack.__exit__(exc_type, exc, tb)
+        result = self._stack.__exit__(exc_type, exc, tb)
+        if self._resumable:
+            partial = partial_path(self.path)
+            if exc_type is None:
+                os.replace(partial, self.path)
+            elif issubclass(exc_type, Exception):
+                partial.unlink(missing_ok=True)
+        return result
 
 
 class ActivationFile:

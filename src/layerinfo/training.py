@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from torch import nn
 
 import layerinfo
 from layerinfo.datasets import read_dataset, train_test_split
-from layerinfo.h5io import ActivationWriter
+from layerinfo.h5io import ActivationWriter, atomic_path, verify_partial
 from layerinfo.init import init_network
 from layerinfo.models import MLP, MLPEnsemble
 from layerinfo.progress import progress
@@ -111,8 +112,32 @@ def train_run(run: dict, dataset_path: str | os.PathLike, output: str | os.PathL
     return train_runs([run], dataset_path, [output], device)[0]
 
 
+def _load_checkpoint(checkpoint: Path, key: str, outputs: list) -> dict | None:
+    """The checkpoint's state if it belongs to these runs and their partial files verify."""
+    if not checkpoint.exists():
+        return None
+    try:
+        state = torch.load(checkpoint, weights_only=True)
+    except Exception as err:  # a checkpoint is disposable: any damage means starting over
+        log.warning("%s: unreadable checkpoint (%s); starting from epoch 0", checkpoint, err)
+        return None
+    if state.get("key") != key:
+        log.warning("%s: checkpoint of other runs or settings; starting from epoch 0", checkpoint)
+        return None
+    for output, digests in zip(outputs, state["digests"]):
+        if not verify_partial(output, digests):
+            log.warning("%s: partial file does not match the checkpoint; starting from epoch 0", output)
+            return None
+    return state
+
+
 def train_runs(
-    runs: list[dict], dataset_path: str | os.PathLike, outputs: list, device: str = "cpu"
+    runs: list[dict],
+    dataset_path: str | os.PathLike,
+    outputs: list,
+    device: str = "cpu",
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_seconds: float = 300.0,
 ) -> list[Path]:
     """Train several networks side by side (one per run) and write one activation file each.
 
@@ -130,6 +155,13 @@ def train_runs(
         Activation file of each run (see :mod:`layerinfo.h5io`), written atomically.
     device : str
         Torch device for training.
+    checkpoint : path, optional
+        Where to keep a checkpoint (model, optimiser, batch-order generators, history and
+        the digests of the snapshots written so far). If it exists and belongs to the same
+        runs, training resumes from it and the files come out bit-identical to those of an
+        uninterrupted run; it is removed when training completes.
+    checkpoint_seconds : float
+        Minimum wall time between checkpoints (0: after every epoch).
 
     Notes
     -----
@@ -181,6 +213,20 @@ def train_runs(
     history = {k: np.full((m, epochs + 1), np.nan) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
     label = first.get("run", "") if m == 1 else f"{m} networks ({first.get('activation')})"
 
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    key = config_hash({"runs": runs, "outputs": [str(o) for o in outputs]})
+    state = _load_checkpoint(checkpoint, key, outputs) if checkpoint is not None else None
+    start_epoch = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        for generator, generator_state in zip(batch_orders, state["generators"]):
+            generator.set_state(generator_state)
+        for k in history:
+            history[k][:] = state["history"][k].numpy()
+        start_epoch = int(state["epoch"])
+        log.info("resuming %s from the checkpoint at epoch %d of %d", label, start_epoch, epochs)
+
     with contextlib.ExitStack() as stack:
         writers = [
             stack.enter_context(ActivationWriter(
@@ -190,6 +236,8 @@ def train_runs(
                 probe_indices=np.arange(len(data.labels)),
                 probe_labels=data.labels,
                 probe_train_mask=train_mask,
+                resumable=checkpoint is not None,
+                resume=state["digests"][k] if state is not None else None,
                 attrs={
                     "config": run,
                     "config_hash": config_hash(run),
@@ -201,7 +249,7 @@ def train_runs(
                     "dataset": name,
                 },
             ))
-            for run, output in zip(runs, outputs)
+            for k, (run, output) in enumerate(zip(runs, outputs))
         ]
 
         def record(epoch: int) -> None:
@@ -220,19 +268,47 @@ def train_runs(
                 for k, writer in enumerate(writers):
                     writer.write_snapshot(snapshot_at[epoch], [v[k] for v in values])
 
-        record(0)
+        def save_checkpoint(epoch: int) -> None:
+            for writer in writers:
+                writer.flush()
+            snapshot = {
+                "key": key,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generators": [g.get_state() for g in batch_orders],
+                "history": {k: torch.from_numpy(v.copy()) for k, v in history.items()},
+                "digests": [dict(writer.digests) for writer in writers],
+            }
+            with atomic_path(checkpoint, ".pt") as tmp:
+                torch.save(snapshot, tmp)
+
         n_train = len(y_train)
-        for epoch in progress(range(1, epochs + 1), desc=f"train {label}", total=epochs):
-            order = torch.stack([torch.randperm(n_train, generator=g) for g in batch_orders]).to(torch_device)
-            for start in range(0, n_train, batch_size):
-                batch = order[:, start : start + batch_size]
-                loss = training_loss(model, x_train[batch], y_train[batch], l2)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            record(epoch)
+        last_checkpoint = time.monotonic()
+        try:
+            if start_epoch == 0:
+                record(0)
+            for epoch in progress(range(start_epoch + 1, epochs + 1), desc=f"train {label}",
+                                  total=epochs - start_epoch):
+                order = torch.stack([torch.randperm(n_train, generator=g) for g in batch_orders]).to(torch_device)
+                for start in range(0, n_train, batch_size):
+                    batch = order[:, start : start + batch_size]
+                    loss = training_loss(model, x_train[batch], y_train[batch], l2)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                record(epoch)
+                if checkpoint is not None and epoch < epochs and time.monotonic() - last_checkpoint >= checkpoint_seconds:
+                    save_checkpoint(epoch)
+                    last_checkpoint = time.monotonic()
+        except Exception:
+            if checkpoint is not None:  # an error, not an interruption: nothing to resume
+                checkpoint.unlink(missing_ok=True)
+            raise
         for k, writer in enumerate(writers):
             writer.write_history({"epoch": np.arange(epochs + 1), **{key: v[k] for key, v in history.items()}})
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     for k, run in enumerate(runs):
         log.info("finished %s: train_acc=%.4f test_acc=%.4f after %d epochs",
                  run.get("run", ""), history["train_acc"][k, -1], history["test_acc"][k, -1], epochs)
