@@ -23,6 +23,5 @@ rule train:
     params:
         runs=group_run_configs,
         checkpoint=group_checkpoint,
-        checkpoint_seconds=config["runtime"]["checkpoint_seconds"],
     script:
         "../scripts/train.py"

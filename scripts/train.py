@@ -9,5 +9,6 @@ with job_log(snakemake.log[0], snakemake.threads):
         snakemake.input.dataset,
         list(snakemake.output),
         checkpoint=snakemake.params.checkpoint,
-        checkpoint_seconds=snakemake.params.checkpoint_seconds,
+        # read from the config, not a param: changing it must not rerun finished training
+        checkpoint_seconds=snakemake.config["runtime"]["checkpoint_seconds"],
     )
