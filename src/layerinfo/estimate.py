@@ -57,6 +57,12 @@ def estimate_run(path: str | os.PathLike, estimators: dict[str, dict]) -> pd.Dat
             "initialisation": cfg.get("initialisation", {}).get("name", ""),
             "seed": int(f.attrs.get("seed", -1)),
         }
+        # Parameters depend on the layer's activation only: resolve them once per layer.
+        requests = [
+            {name: estimator_params(est, spec["activation"]) for name, est in estimators.items()}
+            for spec in f.layers
+        ]
+        params_json = [{name: json.dumps(p, sort_keys=True) for name, (_, p) in r.items()} for r in requests]
         rows = []
         for e in progress(range(len(f.epochs)), desc=f"estimate {run['run']}"):
             for layer, spec in enumerate(f.layers):
@@ -66,13 +72,12 @@ def estimate_run(path: str | os.PathLike, estimators: dict[str, dict]) -> pd.Dat
                         f"{path}: layer {layer} ({spec['name']}) has NaN or infinite activations at epoch "
                         f"{int(f.epochs[e])}; the training run diverged"
                     )
-                requests = {name: estimator_params(est, spec["activation"]) for name, est in estimators.items()}
-                values = information_plane_many(t, f.labels, requests)
-                for name, (method, params) in requests.items():
+                values = information_plane_many(t, f.labels, requests[layer])
+                for name, (method, _) in requests[layer].items():
                     rows.append({
                         **run, "epoch": int(f.epochs[e]), "layer": layer, "layer_name": spec["name"],
                         "units": spec["units"], "estimator": name, "method": method,
-                        "params": json.dumps(params, sort_keys=True),
+                        "params": params_json[layer][name],
                         "I_XT_bits": values[name]["I_XT"], "I_TY_bits": values[name]["I_TY"],
                     })
     return pd.DataFrame(rows, columns=ROW_COLUMNS)
