@@ -23,4 +23,4 @@ include: "rules/figures.smk"
 rule all:
     default_target: True
     input:
-        rules.information_plane.input,
+        all_targets,

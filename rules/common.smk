@@ -99,3 +99,37 @@ def information_plane_targets():
         f"results/tables/{STUDY}_history.csv",
     ]
     return tables + curves + figures
+
+
+# Studies other than the information plane are optional config sections: `all` runs the
+# studies present, and a study's own target rule names the missing section.
+OPTIONAL_STUDIES = {}  # section name -> function returning that study's targets
+
+
+def study_section(name):
+    """The config section of study ``name``; a WorkflowError if the config has none."""
+    if name not in config:
+        raise WorkflowError(
+            f"the config has no '{name}' section, so the '{name}' study cannot run; "
+            f"copy the section from config.yaml (described in schemas/config.schema.yaml)"
+        )
+    return config[name]
+
+
+def study_targets(name):
+    """Input function of a study's target rule: its targets, or a clear error."""
+
+    def targets(wildcards):
+        study_section(name)
+        return OPTIONAL_STUDIES[name]()
+
+    return targets
+
+
+def all_targets(wildcards):
+    """Every study present in the config."""
+    targets = information_plane_targets()
+    for name, study in OPTIONAL_STUDIES.items():
+        if name in config:
+            targets += study()
+    return targets

@@ -1,12 +1,16 @@
 # Datasets -> resources/datasets/. The only rules that may reach the network live here.
 
 
-rule dataset_tishby:
+# Datasets made without the network: generated in code (tishby) or bundled with a pinned
+# package (digits, from scikit-learn).
+rule dataset_builtin:
     output:
-        "resources/datasets/tishby.npz",
+        "resources/datasets/{name}.npz",
     log:
-        "logs/dataset_tishby.log",
+        "logs/datasets/{name}.log",
+    wildcard_constraints:
+        name="tishby|digits",
     conda:
         "../envs/layerinfo.yaml"
     script:
-        "../scripts/make_tishby.py"
+        "../scripts/make_dataset.py"

@@ -22,7 +22,7 @@ def test_requirements_are_exact_pins_with_the_required_versions():
     pins = _pins((ROOT / "requirements.txt").read_text().splitlines())
     assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
     assert pins["snakemake"].startswith("9.27.")
-    for name in ("h5py", "numpy", "matplotlib", "pytest", "pandas", "scipy", "tqdm", "jsonschema"):
+    for name in ("h5py", "numpy", "matplotlib", "pytest", "pandas", "scipy", "tqdm", "jsonschema", "scikit-learn"):
         assert name in pins
 
 

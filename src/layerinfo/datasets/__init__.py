@@ -1,4 +1,5 @@
-"""Datasets by name: generated in code (``tishby``) or, later, downloaded into ``resources/``."""
+"""Datasets by name: generated in code (``tishby``), shipped with a pinned package
+(``digits``), or, later, downloaded into ``resources/``."""
 
 from __future__ import annotations
 
@@ -28,7 +29,18 @@ def _tishby() -> Dataset:
     return Dataset("tishby", inputs.astype(np.float32), labels.astype(np.int64), 2)
 
 
-DATASETS = {"tishby": _tishby}
+def _digits() -> Dataset:
+    """scikit-learn's 1797 handwritten 8x8 digits (UCI), bundled with the package: works offline.
+
+    Pixels 0..16 are scaled to [0, 1]; ten classes.
+    """
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return Dataset("digits", (data.data / 16.0).astype(np.float32), data.target.astype(np.int64), 10)
+
+
+DATASETS = {"tishby": _tishby, "digits": _digits}
 
 
 def load_dataset(name: str, **params) -> Dataset:
