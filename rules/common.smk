@@ -74,6 +74,13 @@ def group_checkpoint(wildcards):
     )
 
 
+def run_estimators(wildcards):
+    """The estimators configured for a run's study."""
+    if wildcards.study == STUDY:
+        return config[STUDY]["estimators"]
+    return config[wildcards.study]["training"]["estimators"]
+
+
 def run_dataset(wildcards):
     """The dataset file a run trains on."""
     return f"resources/datasets/{config[STUDY]['dataset']['name']}.npz"
@@ -133,3 +140,103 @@ def all_targets(wildcards):
         if name in config:
             targets += study()
     return targets
+
+
+# Study S3 (rules/isometry.smk): dynamical isometry.
+
+ISOMETRY = config.get("isometry", {})
+ISOMETRY_RUN = (
+    "results/runs/isometry/trained/{activation}-{init}-s{seed}/activations.h5"
+)
+ISOMETRY_ESTIMATES = (
+    "results/estimates/isometry/trained/{activation}-{init}-s{seed}.csv"
+)
+
+
+def isometry_meanfield_params(wildcards):
+    """The part of the isometry section the mean-field rule depends on (as params, so edits rerun it)."""
+    return {"meanfield": ISOMETRY["meanfield"]}
+
+
+def isometry_network_params(kind):
+    """Input function of the params of the random-network rule ``kind`` (jacobian or information)."""
+
+    def params(wildcards):
+        networks = ISOMETRY["networks"]
+        return {
+            "nonlinearity": ISOMETRY["nonlinearity"],
+            "sigma_b": ISOMETRY["sigma_b"],
+            "networks": {k: networks[k] for k in ("inits", "sigma_w", "seeds", kind)},
+        }
+
+    return params
+
+
+def isometry_runs():
+    from layerinfo.isometry.study import training_runs
+
+    return training_runs(ISOMETRY)
+
+
+def isometry_run_files(pattern):
+    return [
+        pattern.format(
+            activation=run["activation"],
+            init=run["initialisation"]["name"],
+            seed=run["seed"],
+        )
+        for run in isometry_runs()
+    ]
+
+
+def isometry_group_runs(wildcards):
+    """Every seed of one initialisation of the trained networks."""
+    return [
+        run
+        for run in isometry_runs()
+        if run["initialisation"]["name"] == wildcards.init
+    ]
+
+
+def isometry_checkpoint(wildcards):
+    return "results/runs/isometry/trained/.{activation}-{init}.checkpoint.pt".format(
+        **wildcards
+    )
+
+
+def isometry_dataset(wildcards):
+    return f"resources/datasets/{ISOMETRY['training']['dataset']['name']}.npz"
+
+
+def isometry_estimators():
+    return list(ISOMETRY["training"]["estimators"])
+
+
+def isometry_targets():
+    tables = [
+        f"results/tables/isometry_{name}.csv"
+        for name in (
+            "meanfield",
+            "critical_line",
+            "jacobian",
+            "information",
+            "training",
+            "training_history",
+        )
+    ]
+    figures = [
+        f"results/figures/isometry/{name}.png"
+        for name in ("phase_diagram", "jacobian_spectra", "information")
+    ]
+    trained = ["results/figures/isometry/trained/training_curves.png"]
+    if "training" in ISOMETRY:
+        phi = ISOMETRY["nonlinearity"]
+        trained += [
+            f"results/figures/isometry/trained/{phi}-{init}/{estimator}.png"
+            for init in ISOMETRY["training"]["initialisations"]
+            for estimator in isometry_estimators()
+        ]
+    return tables + figures + trained
+
+
+OPTIONAL_STUDIES["isometry"] = isometry_targets

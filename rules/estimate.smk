@@ -16,7 +16,7 @@ rule estimate:
     resources:
         mem_mb=2000,
     params:
-        estimators=config[STUDY]["estimators"],
+        estimators=run_estimators,
     script:
         "../scripts/estimate.py"
 

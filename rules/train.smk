@@ -15,6 +15,8 @@ rule train:
         "logs/train/{study}/{experiment}/{activation}-{init}.log",
     benchmark:
         "benchmarks/train/{study}/{experiment}/{activation}-{init}.tsv"
+    wildcard_constraints:
+        study=STUDY,
     conda:
         "../envs/layerinfo.yaml"
     threads: 1

@@ -28,6 +28,19 @@ def key_path(parts) -> str:
     return text or "<top level>"
 
 
+def _describe(schema: dict) -> str:
+    """A short phrase for one alternative of a ``oneOf``: ``'critical'``, ``a number > 0``."""
+    if "const" in schema:
+        return repr(schema["const"])
+    if "enum" in schema:
+        return "one of " + ", ".join(map(repr, schema["enum"]))
+    text = f"a {schema.get('type', 'value')}"
+    for key, relation in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if key in schema:
+            text += f" {relation} {schema[key]}"
+    return text
+
+
 def format_schema_error(error) -> str:
     """One readable line for a ``jsonschema.ValidationError``: the key, the problem, what is allowed."""
     where = key_path(error.absolute_path)
@@ -53,6 +66,8 @@ def format_schema_error(error) -> str:
         message = f"{error.message}"
     elif kind == "pattern":
         message = f"{value!r} does not match the allowed form {expected} (letters, digits, underscore)"
+    elif kind == "oneOf":
+        message = f"{value!r} is not allowed; expected {' or '.join(_describe(option) for option in expected)}"
     elif kind == "propertyNames":
         message = f"{error.message}"
     else:
@@ -121,6 +136,29 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"invalid config key '{STUDY}.estimators.{name}': {err}") from None
     if len(set(study["seeds"])) != len(study["seeds"]):
         raise ConfigError(f"invalid config key '{STUDY}.seeds': seeds repeat: {study['seeds']}")
+    if "isometry" in config:
+        check_isometry(config["isometry"])
+
+
+def check_isometry(section: dict) -> None:
+    """Cross-key checks of the optional ``isometry`` section; raises :class:`ConfigError`."""
+    grid = section["meanfield"]["sigma_w"]
+    if not grid["min"] < grid["max"]:
+        raise ConfigError(
+            f"invalid config key 'isometry.meanfield.sigma_w': min ({grid['min']}) must be below max ({grid['max']})"
+        )
+    for name, spec in section["training"]["estimators"].items():
+        params = {k: v for k, v in spec.items() if k != "method"}
+        try:
+            check_method(spec["method"], params)
+        except ValueError as err:
+            raise ConfigError(f"invalid config key 'isometry.training.estimators.{name}': {err}") from None
+    training = section["training"]["optimisation"]
+    if training["optimizer"] != "sgd" and training.get("momentum", 0.0) != 0.0:
+        raise ConfigError(
+            "invalid config key 'isometry.training.optimisation.momentum': momentum applies to optimizer 'sgd' "
+            f"only, but the optimizer is {training['optimizer']!r}"
+        )
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("sigmoid", torch.sigmoid, 0.0, 1.0),
         Activation("softsign", nn.functional.softsign, -1.0, 1.0),
         Activation("linear", None, -math.inf, math.inf),
+        Activation("hard_tanh", nn.functional.hardtanh, -1.0, 1.0),
+        Activation("erf", torch.erf, -1.0, 1.0),
         # Leaky ReLU with one learnable slope per layer, initialised at 0.25 (He et al. 2015).
         Activation("prelu", None, -math.inf, math.inf, learnable=True),
     ]

@@ -1,0 +1,209 @@
+# Study S3: deep networks at initialisation as noisy channels; dynamical isometry.
+# Mean field -> tables; random networks -> Jacobian spectra and channel information;
+# networks trained from each initialisation -> the S2 estimators and training curves.
+
+
+rule isometry_meanfield:
+    output:
+        meanfield="results/tables/isometry_meanfield.csv",
+        line="results/tables/isometry_critical_line.csv",
+    log:
+        "logs/isometry/meanfield.log",
+    benchmark:
+        "benchmarks/isometry/meanfield.tsv"
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        section=isometry_meanfield_params,
+    script:
+        "../scripts/isometry_meanfield.py"
+
+
+rule isometry_jacobian:
+    output:
+        table="results/tables/isometry_jacobian.csv",
+        spectra="results/isometry/jacobian_spectra.npz",
+    log:
+        "logs/isometry/jacobian.log",
+    benchmark:
+        "benchmarks/isometry/jacobian.tsv"
+    conda:
+        "../envs/layerinfo.yaml"
+    threads: 1
+    params:
+        section=isometry_network_params("jacobian"),
+    script:
+        "../scripts/isometry_jacobian.py"
+
+
+rule isometry_information:
+    output:
+        "results/tables/isometry_information.csv",
+    log:
+        "logs/isometry/information.log",
+    benchmark:
+        "benchmarks/isometry/information.tsv"
+    conda:
+        "../envs/layerinfo.yaml"
+    threads: 1
+    params:
+        section=isometry_network_params("information"),
+    script:
+        "../scripts/isometry_information.py"
+
+
+rule isometry_phase_diagram:
+    input:
+        rules.isometry_meanfield.output.meanfield,
+        rules.isometry_meanfield.output.line,
+    output:
+        report(
+            "results/figures/isometry/phase_diagram.png",
+            caption="../report/isometry_phase_diagram.rst",
+            category="Dynamical isometry",
+        ),
+    log:
+        "logs/isometry/phase_diagram.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        figure="phase_diagram",
+    script:
+        "../scripts/plot_isometry.py"
+
+
+rule isometry_spectra_figure:
+    input:
+        rules.isometry_jacobian.output.table,
+        rules.isometry_jacobian.output.spectra,
+    output:
+        report(
+            "results/figures/isometry/jacobian_spectra.png",
+            caption="../report/isometry_jacobian_spectra.rst",
+            category="Dynamical isometry",
+        ),
+    log:
+        "logs/isometry/jacobian_spectra.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        figure="spectra",
+    script:
+        "../scripts/plot_isometry.py"
+
+
+rule isometry_information_figure:
+    input:
+        rules.isometry_information.output,
+    output:
+        report(
+            "results/figures/isometry/information.png",
+            caption="../report/isometry_information.rst",
+            category="Dynamical isometry",
+        ),
+    log:
+        "logs/isometry/information_figure.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        figure="information",
+    script:
+        "../scripts/plot_isometry.py"
+
+
+rule isometry_train:
+    input:
+        dataset=isometry_dataset,
+    output:
+        expand(
+            "results/runs/isometry/trained/{{activation}}-{{init}}-s{seed}/activations.h5",
+            seed=ISOMETRY.get("training", {}).get("seeds", [0]),
+        ),
+    log:
+        "logs/isometry/train/{activation}-{init}.log",
+    benchmark:
+        "benchmarks/isometry/train/{activation}-{init}.tsv"
+    conda:
+        "../envs/layerinfo.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        runs=isometry_group_runs,
+        checkpoint=isometry_checkpoint,
+    script:
+        "../scripts/train.py"
+
+
+rule isometry_aggregate:
+    input:
+        isometry_run_files(ISOMETRY_ESTIMATES) if "training" in ISOMETRY else [],
+    output:
+        runs="results/tables/isometry_training_runs.csv",
+        mean="results/tables/isometry_training.csv",
+    log:
+        "logs/isometry/aggregate.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule isometry_history:
+    input:
+        isometry_run_files(ISOMETRY_RUN) if "training" in ISOMETRY else [],
+    output:
+        "results/tables/isometry_training_history.csv",
+    log:
+        "logs/isometry/training_history.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/history.py"
+
+
+rule isometry_training_curves:
+    input:
+        rules.isometry_history.output,
+    output:
+        report(
+            "results/figures/isometry/{experiment}/training_curves.png",
+            caption="../report/isometry_training.rst",
+            category="Dynamical isometry",
+            subcategory="Training",
+        ),
+    log:
+        "logs/isometry/{experiment}/training_curves.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/plot_training_curves.py"
+
+
+rule isometry_information_planes:
+    input:
+        rules.isometry_aggregate.output.mean,
+    output:
+        [
+            report(
+                f"results/figures/isometry/{{experiment}}/{{activation}}-{{init}}/{estimator}.png",
+                caption="../report/isometry_training.rst",
+                category="Dynamical isometry",
+                subcategory="Information planes after training",
+                labels={"initialisation": "{init}", "estimator": estimator},
+            )
+            for estimator in ISOMETRY.get("training", {}).get("estimators", {})
+        ],
+    log:
+        "logs/isometry/{experiment}/{activation}-{init}.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        estimators=list(ISOMETRY.get("training", {}).get("estimators", {})),
+    script:
+        "../scripts/plot_information_plane.py"
+
+
+rule isometry:
+    input:
+        study_targets("isometry"),

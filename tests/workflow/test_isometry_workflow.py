@@ -1,0 +1,96 @@
+"""Study S3 end to end: `snakemake isometry` on a tiny config, and a config without the section."""
+
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from test_workflow import TINY, _workdir, snakemake
+
+pytestmark = pytest.mark.workflow
+
+ISOMETRY = yaml.safe_load("""
+nonlinearity: tanh
+sigma_b: 0.005
+meanfield:
+  nonlinearities: [tanh, relu]
+  sigma_w: {min: 0.5, max: 2.0, count: 4}
+  sigma_b: [0.0, 0.2]
+networks:
+  inits: [gaussian, orthogonal]
+  sigma_w: [critical, 1.6]
+  seeds: [0]
+  jacobian: {width: 64, depths: [4, 48], inputs: 1}
+  information: {width: 8, depths: [1, 8], samples: 256, input_std: 0.5, noise_std: 0.5, linearisation_points: 2}
+training:
+  dataset: {name: digits}
+  depth: 3
+  width: 16
+  seeds: [0]
+  initialisations:
+    orthogonal_critical: {scheme: orthogonal, sigma_w: critical}
+    gaussian_chaotic: {scheme: gaussian, sigma_w: 2.0}
+  optimisation: {optimizer: sgd, learning_rate: 0.05, momentum: 0.9, batch_size: 64, epochs: 3}
+  snapshots: {count: 3}
+  estimators:
+    kde_upper: {method: kde_upper, noise_variance: 0.1}
+""")
+
+
+@pytest.fixture(scope="module")
+def isometry_run(tmp_path_factory):
+    config = yaml.safe_load(TINY.read_text())
+    config["isometry"] = ISOMETRY
+    work = _workdir(tmp_path_factory.mktemp("iso"), config)
+    proc = snakemake(work, "isometry")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return work
+
+
+def test_mean_field_table(isometry_run):
+    table = pd.read_csv(isometry_run / "results/tables/isometry_meanfield.csv")
+    assert len(table) == 2 * 2 * 4
+    relu = table[(table["nonlinearity"] == "relu") & (table["sigma_b"] == 0.2) & (table["sigma_w"] == 1.0)]
+    assert relu["q_star"].iloc[0] == pytest.approx(0.04 / (1 - 0.5), rel=1e-9)
+    line = pd.read_csv(isometry_run / "results/tables/isometry_critical_line.csv")
+    tanh0 = line[(line["nonlinearity"] == "tanh") & (line["sigma_b"] == 0.0)]
+    assert tanh0["sigma_w_critical"].iloc[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_orthogonal_critical_spectrum_is_far_narrower(isometry_run):
+    table = pd.read_csv(isometry_run / "results/tables/isometry_jacobian.csv")
+    deep = table[(table["depth"] == 48) & table["critical"]].set_index("init")
+    # both keep the mean squared singular value near chi_1^L = 1 ...
+    assert 0.3 < deep.loc["orthogonal", "mean_sq_singular"] < 3
+    # ... but only orthogonal weights keep the spectrum concentrated
+    assert deep.loc["orthogonal", "var_sq_singular"] < 0.2 * deep.loc["gaussian", "var_sq_singular"]
+    assert deep.loc["orthogonal", "median_singular"] > 1e3 * deep.loc["gaussian", "median_singular"]
+
+
+def test_information_table(isometry_run):
+    table = pd.read_csv(isometry_run / "results/tables/isometry_information.csv")
+    assert set(table["method"]) == {"kde_upper", "kde_lower", "linearised", "mean_field"}
+    assert (table["I_bits"] >= -1e-9).all()
+    kde = table[table["method"] == "kde_upper"]
+    assert (kde["I_bits"] <= math.log2(256) + 1e-9).all()
+    field = table[table["method"] == "mean_field"].groupby(["sigma_w", "depth"])["I_bits"]
+    assert (field.nunique() == 1).all()  # mean field cannot tell the initialisations apart
+
+
+def test_training_outputs(isometry_run):
+    history = pd.read_csv(isometry_run / "results/tables/isometry_training_history.csv")
+    assert set(history["initialisation"]) == {"orthogonal_critical", "gaussian_chaotic"}
+    assert history["epoch"].max() == 3
+    estimates = pd.read_csv(isometry_run / "results/tables/isometry_training.csv")
+    assert set(estimates["estimator"]) == {"kde_upper"} and (estimates["study"] == "isometry").all()
+    for name in ("phase_diagram", "jacobian_spectra", "information", "trained/training_curves",
+                 "trained/tanh-orthogonal_critical/kde_upper"):
+        assert (isometry_run / f"results/figures/isometry/{name}.png").stat().st_size > 10_000
+
+
+def test_missing_section_is_named(tmp_path):
+    work = _workdir(tmp_path, yaml.safe_load(TINY.read_text()))
+    proc = snakemake(work, "isometry", "-n")
+    assert proc.returncode != 0
+    assert "the config has no 'isometry' section" in proc.stderr + proc.stdout
