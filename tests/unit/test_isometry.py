@@ -16,7 +16,11 @@ from layerinfo.isometry.networks import (
     random_layers,
     spectrum_statistics,
 )
-from layerinfo.isometry.study import mean_field_information, sigma_w_values, training_runs
+from layerinfo.isometry.study import (
+    mean_field_information,
+    sigma_w_values,
+    training_runs,
+)
 
 
 @pytest.mark.parametrize("sigma_w,sigma_b", [(0.5, 1.0), (0.9, 0.3), (0.2, 2.0)])

@@ -5,7 +5,6 @@ import math
 import pandas as pd
 import pytest
 import yaml
-
 from test_workflow import TINY, _workdir, snakemake
 
 pytestmark = pytest.mark.workflow

@@ -20,13 +20,12 @@ follow the kinks in the rotated coordinate (about 1e-4 for ReLU and hard tanh).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import erf
-
 
 # |chi - 1| below this counts as critical (the quadratures are accurate to ~1e-12).
 CRITICAL_TOL = 1e-9

@@ -69,7 +69,7 @@ def jacobian_singular_values(layers, phi: str, x: torch.Tensor, depths) -> dict[
     ``{L: tensor of shape (width,)}``, descending.
     """
     fn, dfn = torch_nonlinearity(phi)
-    wanted = set(int(d) for d in depths)
+    wanted = {int(d) for d in depths}
     if max(wanted) > len(layers):
         raise ValueError(f"depth {max(wanted)} exceeds the network's {len(layers)} layers")
     a, jac, out = x, None, {}
@@ -100,7 +100,7 @@ def spectrum_statistics(singular_values) -> dict[str, float]:
 def layer_outputs(layers, phi: str, x: torch.Tensor, depths) -> dict[int, torch.Tensor]:
     """a^L for every L in ``depths``; ``x`` has shape (n, width), each output (n, width)."""
     fn, _ = torch_nonlinearity(phi)
-    wanted = set(int(d) for d in depths)
+    wanted = {int(d) for d in depths}
     a, out = x, {}
     for depth, (w, b) in enumerate(layers, start=1):
         a = fn(a @ w.T + b)
@@ -124,7 +124,7 @@ def linearised_information(layers, phi: str, x0: torch.Tensor, input_std: float,
     fn, _ = torch_nonlinearity(phi)
     ratio = input_std**2 / noise_std**2
     a, jac, out = x0, None, {}
-    wanted = set(int(d) for d in depths)
+    wanted = {int(d) for d in depths}
     for depth, (w, b) in enumerate(layers, start=1):
         h = w @ a + b
         m = dfn(h)[:, None] * w

@@ -221,6 +221,5 @@ def write_spectra(spectra: dict[str, np.ndarray], path) -> None:
     """Jacobian spectra as ``.npz`` (one array per init/sigma_w/depth), written atomically."""
     from layerinfo.h5io import atomic_path
 
-    with atomic_path(path, ".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **spectra)
+    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **spectra)
