@@ -17,6 +17,7 @@ W ~ N(0, 0.01²), hidden biases 0, visible biases ln(p / (1 - p)) of the data me
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -182,7 +183,7 @@ def train_rbm(
         raise ValueError(f"data must have shape (n_samples, {rbm.n_visible}), got {tuple(data.shape)}")
     if data.min() < 0 or data.max() > 1:
         raise ValueError("data must lie in [0, 1] (probabilities of the visible units)")
-    snapshots = set(int(s) for s in snapshots)
+    snapshots = {int(s) for s in snapshots}
     n = len(data)
     batch = min(schedule.batch_size, n)
     rbm.initialise(data, generator, schedule.weight_std)
@@ -222,7 +223,7 @@ class DBN(nn.Module):
         if len(widths) < 2 or min(widths) < 1:
             raise ValueError(f"widths must list >= 2 positive layer sizes, got {widths}")
         self.widths = widths
-        self.rbms = nn.ModuleList(RBM(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.rbms = nn.ModuleList(RBM(a, b) for a, b in itertools.pairwise(widths))
 
     def up(self, v: torch.Tensor, layers: int | None = None) -> list[torch.Tensor]:
         """Deterministic sigmoid up-pass: p(h=1|·) of layers 1..``layers`` (default all)."""

@@ -99,7 +99,7 @@ def generated_figure(samples: dict[int, np.ndarray], scores: pd.DataFrame, n_sho
     ``scores`` has one row per layer (``generation_score``, ``generation_nn_rms``).
     """
     layers = sorted(samples)
-    side = int(round(math.sqrt(next(iter(samples.values())).shape[1])))
+    side = round(math.sqrt(next(iter(samples.values())).shape[1]))
     fig, axes = plt.subplots(len(layers), n_show, figsize=(0.75 * n_show + 1.8, 0.8 * len(layers)), squeeze=False)
     scores = scores.set_index("layer")
     for row, layer in enumerate(layers):
@@ -113,6 +113,7 @@ def generated_figure(samples: dict[int, np.ndarray], scores: pd.DataFrame, n_sho
         axes[row, -1].text(1.1, 0.5, f"score {s['generation_score']:.2f}\nNN rms {s['generation_nn_rms']:.3f}",
                            transform=axes[row, -1].transAxes, fontsize=6.5, va="center")
     fig.suptitle("samples generated from each layer's RBM, projected to the pixels", fontsize=9)
+    fig.tight_layout()
     return fig
 
 

@@ -53,9 +53,8 @@ def schedule_from_config(training: dict) -> PCDSchedule:
 
 
 def _save_npz(arrays: dict, path) -> None:
-    with atomic_path(path, ".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 def train_study(dataset_path, section: dict, model_out, states_out) -> None:
@@ -118,7 +117,7 @@ def measure_states(states_path, n_bootstrap: int, seed: int) -> pd.DataFrame:
                 })
     table = pd.DataFrame(rows)
     table["slope_Hk_Hs"] = np.nan
-    for _, idx in table.groupby("epoch").groups.items():
+    for idx in table.groupby("epoch").groups.values():
         sub = table.loc[idx]
         table.loc[idx, "slope_Hk_Hs"] = local_slopes(sub["H_s_norm"].to_numpy(), sub["H_k_norm"].to_numpy())
     return table
@@ -212,19 +211,24 @@ def relevance_summary(table: pd.DataFrame, generation: pd.DataFrame) -> pd.DataF
     hidden = final[final.index > 0]
     rows = []
 
-    def add(criterion, layer, value):
+    def add(criterion, layer, value, comment=""):
         rows.append({"criterion": criterion, "layer": int(layer), "units": int(final.loc[layer, "units"]),
                      "value": float(value), "H_s_norm": final.loc[layer, "H_s_norm"],
-                     "H_k_norm": final.loc[layer, "H_k_norm"]})
+                     "H_k_norm": final.loc[layer, "H_k_norm"], "comment": comment})
 
     slopes = hidden["slope_Hk_Hs"].dropna()
     if not slopes.empty:
         layer = (slopes + 1).abs().idxmin()
-        add("zipf_layer_slope_closest_to_-1", layer, slopes[layer])
+        far = abs(slopes[layer] + 1) > 0.5
+        add("zipf_layer_slope_closest_to_-1", layer, slopes[layer],
+            "no hidden layer has a local slope within 0.5 of -1" if far else "")
     exps = hidden["zipf_exponent"].dropna()
     if not exps.empty:
         layer = (exps - 1).abs().idxmin()
-        add("zipf_exponent_closest_to_1", layer, exps[layer])
+        inside = final.loc[layer, "zipf_ci_low"] <= 1 <= final.loc[layer, "zipf_ci_high"]
+        add("zipf_exponent_closest_to_1", layer, exps[layer],
+            f"95% interval [{final.loc[layer, 'zipf_ci_low']:.3g}, {final.loc[layer, 'zipf_ci_high']:.3g}] "
+            f"{'contains' if inside else 'excludes'} 1")
     add("max_relevance_H_k", hidden["H_k_norm"].idxmax(), hidden["H_k_norm"].max())
     gen = generation[generation["source"] == "layer"].set_index("layer")
     if not gen.empty and not hidden.empty:
@@ -236,7 +240,9 @@ def relevance_summary(table: pd.DataFrame, generation: pd.DataFrame) -> pd.DataF
         ref = generation[generation["source"] == source]
         if not ref.empty:
             rows.append({"criterion": f"reference_{source}_score", "layer": -1, "units": 0,
-                         "value": float(ref["generation_score"].iloc[0]), "H_s_norm": np.nan, "H_k_norm": np.nan})
+                         "value": float(ref["generation_score"].iloc[0]), "H_s_norm": np.nan, "H_k_norm": np.nan,
+                         "comment": "the score of the training data itself" if source == "data"
+                         else "independent pixels with the data's means"})
     return pd.DataFrame(rows)
 
 
@@ -268,7 +274,7 @@ def trajectories(paths) -> pd.DataFrame:
                                  "H_s_norm": rr["H_s_norm"], "H_k_norm": rr["H_k_norm"]})
             frame = pd.DataFrame(rows)
             frame["slope_Hk_Hs"] = np.nan
-            for _, idx in frame.groupby("epoch").groups.items():
+            for idx in frame.groupby("epoch").groups.values():
                 sub = frame.loc[idx]
                 frame.loc[idx, "slope_Hk_Hs"] = local_slopes(sub["H_s_norm"].to_numpy(), sub["H_k_norm"].to_numpy())
             frames.append(frame)
