@@ -14,6 +14,7 @@ Files of the study (written here, read here and by :mod:`layerinfo.relevance_plo
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import numpy as np
@@ -39,7 +40,7 @@ NETWORK = "dbn"
 TABLE_COLUMNS = [
     "network", "layer", "units", "epoch", "n_samples", "n_states", "H_s_norm", "H_k_norm", "H_s_nats", "H_k_nats",
     "slope_Hk_Hs", "zipf_exponent", "zipf_ci_low", "zipf_ci_high", "zipf_k_min", "zipf_n_tail", "zipf_ks_distance",
-    "zipf_status", "generation_score", "generation_nn_rms", "generation_class_entropy_bits",
+    "zipf_status", "generation_score", "generation_score_se", "generation_nn_rms", "generation_class_entropy_bits",
 ]
 TRAJECTORY_COLUMNS = [
     "study", "experiment", "run", "activation", "initialisation", "seed", "epoch", "layer", "layer_name", "units",
@@ -136,7 +137,8 @@ def generation_scores(samples: np.ndarray, data: np.ndarray, classifier, confide
     """How well ``samples`` reproduce the training ``data``.
 
     * ``generation_score``: fraction of samples that the classifier trained on the data
-      assigns to one class with probability > ``confidence`` (a recognisable digit);
+      assigns to one class with probability > ``confidence`` (a recognisable digit), and
+      ``generation_score_se``, its binomial standard error sqrt(p (1 - p) / n);
     * ``generation_nn_rms``: mean over samples of the RMS per-pixel distance to the nearest
       training sample (pixels in [0, 1]; lower is closer to the data);
     * ``generation_class_entropy_bits``: entropy of the predicted classes (log2(10) = 3.32 bits
@@ -147,8 +149,10 @@ def generation_scores(samples: np.ndarray, data: np.ndarray, classifier, confide
     labels = proba.argmax(1)
     p = np.bincount(labels, minlength=proba.shape[1]) / len(labels)
     p = p[p > 0]
+    score = float((proba.max(1) > confidence).mean())
     return {
-        "generation_score": float((proba.max(1) > confidence).mean()),
+        "generation_score": score,
+        "generation_score_se": math.sqrt(score * (1 - score) / len(samples)),
         "generation_nn_rms": float(_nearest_rms(samples, data, exclude_self).mean()),
         "generation_class_entropy_bits": float(-(p * np.log2(p)).sum()) + 0.0,
     }
@@ -195,7 +199,7 @@ def relevance_table(measures: pd.DataFrame, generation: pd.DataFrame) -> pd.Data
     table = measures.copy()
     gen = generation[generation["source"] == "layer"].set_index("layer")
     last = table["epoch"] == table["epoch"].max()
-    for column in ("generation_score", "generation_nn_rms", "generation_class_entropy_bits"):
+    for column in ("generation_score", "generation_score_se", "generation_nn_rms", "generation_class_entropy_bits"):
         table[column] = np.where(last, table["layer"].map(gen[column]), np.nan)
     return table[TABLE_COLUMNS]
 

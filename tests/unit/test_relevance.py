@@ -4,6 +4,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -259,3 +260,57 @@ def test_dbn_states_generation_and_seeding():
     assert np.isfinite(nearest).all()
     with pytest.raises(ValueError, match="layer must lie in 1..2"):
         generate(dbn, 3, 5, 1, torch.Generator())
+
+
+# --- generation scores and the study summary -----------------------------------------------------
+
+
+class _FixedClassifier:
+    def __init__(self, proba):
+        self.proba = np.asarray(proba)
+
+    def predict_proba(self, x):
+        return self.proba[: len(x)]
+
+
+def test_generation_scores_by_hand():
+    from layerinfo.relevance_study import generation_scores
+
+    data = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    samples = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [0.5, 0.5, 0.5, 0.5], [1.0, 1.0, 1.0, 1.0]])
+    proba = [[0.95, 0.05], [0.2, 0.8], [0.5, 0.5], [0.01, 0.99]]
+    got = generation_scores(samples, data, _FixedClassifier(proba), confidence=0.9)
+    assert got["generation_score"] == pytest.approx(0.5)  # samples 0 and 3 are confidently recognised
+    assert got["generation_score_se"] == pytest.approx(math.sqrt(0.25 / 4))
+    # nearest RMS per pixel: 0, sqrt(1/4) = 0.5, 0.5, 0
+    assert got["generation_nn_rms"] == pytest.approx(0.25)
+    # predicted classes 0, 1, (tie -> 0), 1: two each -> 1 bit
+    assert got["generation_class_entropy_bits"] == pytest.approx(1.0)
+    # the data scored against itself, leaving each point out: distance to the other point, 1
+    own = generation_scores(data, data, _FixedClassifier(proba), confidence=0.9, exclude_self=True)
+    assert own["generation_nn_rms"] == pytest.approx(1.0)
+
+
+def test_summary_names_the_zipf_layer_and_the_best_generator():
+    from layerinfo.relevance_study import relevance_summary
+
+    h_s = np.array([1.0, 0.8, 0.6, 0.3, 0.1])
+    table = pd.DataFrame({
+        "layer": range(5), "units": [64, 32, 16, 8, 4], "epoch": 10, "H_s_norm": h_s,
+        "H_k_norm": 2 * h_s * (1 - h_s),
+        "zipf_exponent": [np.nan, 0.7, 1.05, 2.0, np.nan], "zipf_ci_low": [np.nan, 0.6, 0.9, 1.5, np.nan],
+        "zipf_ci_high": [np.nan, 0.8, 1.2, 2.5, np.nan],
+    })
+    table["slope_Hk_Hs"] = local_slopes(table["H_s_norm"].to_numpy(), table["H_k_norm"].to_numpy())
+    generation = pd.DataFrame({"source": ["data", "layer", "layer", "layer", "layer"], "layer": [-1, 1, 2, 3, 4],
+                               "generation_score": [0.8, 0.3, 0.5, 0.2, 0.1],
+                               "generation_nn_rms": [0.1, 0.2, 0.15, 0.3, 0.4]})
+    summary = relevance_summary(table, generation).set_index("criterion")
+    # y = 2x(1 - x): slope 2 - 4x -> -1 at x = 0.75; layer 1 (x = 0.8, slope -1.2) is closest
+    assert summary.loc["zipf_layer_slope_closest_to_-1", "layer"] == 1
+    assert summary.loc["zipf_layer_slope_closest_to_-1", "value"] == pytest.approx(-1.2)
+    assert summary.loc["zipf_exponent_closest_to_1", "layer"] == 2
+    assert "contains 1" in summary.loc["zipf_exponent_closest_to_1", "comment"]
+    assert summary.loc["max_relevance_H_k", "layer"] == 2  # x = 0.6 -> 0.48 beats x = 0.3 -> 0.42
+    assert summary.loc["best_generator_score", "layer"] == 2
+    assert summary.loc["reference_data_score", "value"] == pytest.approx(0.8)
