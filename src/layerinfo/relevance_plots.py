@@ -77,7 +77,8 @@ def rank_frequency_figure(states: dict[int, np.ndarray], fits: pd.DataFrame):
             r = np.arange(1, int(f["zipf_n_tail"]) + 1)
             law = r ** (-f["zipf_exponent"])
             ax.loglog(r, law * k[: r.size].sum() / law.sum() / m, "-", color="tab:red",
-                      lw=1, label=f"z = {f['zipf_exponent']:.2f} [{f['zipf_ci_low']:.2f}, {f['zipf_ci_high']:.2f}]")
+                      lw=1, label=f"z = {f['zipf_exponent']:.2f} [{f['zipf_ci_low']:.2f}, {f['zipf_ci_high']:.2f}]\n"
+                      f"k >= {int(f['zipf_k_min'])}, KS {f['zipf_ks_distance']:.2f}")
             ax.loglog(r, r[0] ** 1.0 / r * (k[0] / m), ":", color="0.5", lw=0.8, label="Zipf, z = 1")
             ax.legend(fontsize=6)
         ax.set_title(title, fontsize=7.5)
