@@ -19,6 +19,7 @@ include: "rules/train.smk"
 include: "rules/estimate.smk"
 include: "rules/figures.smk"
 include: "rules/isometry.smk"
+include: "rules/relevance.smk"
 
 
 rule all:

@@ -240,3 +240,34 @@ def isometry_targets():
 
 
 OPTIONAL_STUDIES["isometry"] = isometry_targets
+
+
+# Study S1 (rules/relevance.smk)
+
+
+def relevance_targets():
+    """Tables and figures of the relevance study."""
+    targets = [
+        "results/tables/relevance.csv",
+        "results/tables/relevance_summary.csv",
+        "results/tables/relevance_generation.csv",
+        "results/figures/relevance/relevance_curve.png",
+        "results/figures/relevance/rank_frequency.png",
+        "results/figures/relevance/generated.png",
+    ]
+    if config["relevance"]["trajectories"]:
+        targets.append("results/tables/relevance_trajectories.csv")
+        targets += [
+            f"results/figures/relevance/trajectories_{e}.png" for e in EXPERIMENTS
+        ]
+    return targets
+
+
+def relevance_section(wildcards):
+    """The relevance config section (a clear error when the config has none)."""
+    return study_section("relevance")
+
+
+def relevance_dataset(wildcards):
+    """The dataset the DBN is trained on."""
+    return f"resources/datasets/{study_section('relevance')['dataset']}.npz"

@@ -194,3 +194,7 @@ class MLPEnsemble(nn.Module):
         for l in range(len(self.weights) - 1):
             x = self._hidden(l, x)
         return torch.baddbmm(self.biases[-1][:, None, :], x, self.weights[-1])
+
+
+# Restricted Boltzmann machines and deep belief networks (study S1) live in their own module.
+from layerinfo.rbm import DBN, RBM  # noqa: E402,F401

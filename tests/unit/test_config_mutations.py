@@ -15,6 +15,7 @@ from layerinfo.init import SCHEMES
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+TOP_LEVEL_REQUIRED = set(yaml.safe_load(SCHEMA.read_text())["required"])
 
 
 def _walk(node, path=()):
@@ -93,15 +94,11 @@ def test_there_are_at_least_fifty_generated_cases():
     assert kinds == {"type", "unknown", "missing", "negative"}
 
 
-# Top-level sections of the studies besides the information plane: all optional.
-OPTIONAL_STUDIES = ("isometry", "relevance", "coding")
-
-
 def _optional(path, validated):
     """Why a key may be left out: the schema fills its default back in, the package has a
     default for a method or scheme parameter, or it is an unused entry of a named map."""
-    if len(path) == 1 and path[0] in OPTIONAL_STUDIES:
-        return True  # a study section the config may leave out
+    if len(path) == 1:
+        return path[0] not in TOP_LEVEL_REQUIRED  # an optional study section
     node = validated
     for part in path[:-1]:
         node = node[part]

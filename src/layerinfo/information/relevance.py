@@ -54,10 +54,10 @@ def resolution_relevance(states: np.ndarray) -> dict[str, float]:
     k_s = state_counts(states)
     m = int(k_s.sum())
     p_s = k_s / m
-    h_s = float(-(p_s * np.log(p_s)).sum())
+    h_s = float(-(p_s * np.log(p_s)).sum()) + 0.0  # + 0.0: no "-0" for a single state
     k, m_k = np.unique(k_s, return_counts=True)
     p_k = k * m_k / m
-    h_k = float(-(p_k * np.log(p_k)).sum())
+    h_k = float(-(p_k * np.log(p_k)).sum()) + 0.0
     log_m = math.log(m)
     return {
         "H_s_norm": h_s / log_m if m > 1 else 0.0,
@@ -176,3 +176,84 @@ def zipf_fit(
         "ks_distance": _ks_distance(k, alpha, k_min),
         "n_tail": int(np.sum(k >= k_min)),
     }
+
+
+def layer_zipf(counts: np.ndarray, n_bootstrap: int = 200, rng: np.random.Generator | None = None) -> dict:
+    """:func:`zipf_fit` where a power law can be fitted, NaN fields (with the reason) where not.
+
+    A fit needs at least 10 states and two distinct counts: a layer whose states are all
+    distinct (every k_s = 1, the input end of a deep network) or that has a handful of states
+    (the narrow top) has no rank-frequency tail to fit.
+
+    Returns
+    -------
+    dict with the keys of :func:`zipf_fit` and ``zipf_status`` (``"ok"`` or the reason).
+    """
+    k = np.asarray(counts, dtype=np.int64)
+    empty = {"zipf_exponent": math.nan, "zipf_ci_low": math.nan, "zipf_ci_high": math.nan, "alpha": math.nan,
+             "k_min": math.nan, "ks_distance": math.nan, "n_tail": 0}
+    if k.size < 10:
+        return {**empty, "zipf_status": f"only {k.size} states (< 10)"}
+    if np.unique(k).size < 2:
+        return {**empty, "zipf_status": f"every state seen {int(k[0])} time(s)"}
+    try:
+        fit = zipf_fit(k, n_bootstrap=n_bootstrap, rng=rng)
+    except ValueError as err:
+        return {**empty, "zipf_status": str(err)}
+    if np.unique(k[k >= fit["k_min"]]).size < 2:
+        return {**empty, "zipf_status": "tail above k_min has one count value"}
+    return {**fit, "zipf_status": "ok"}
+
+
+def rank_frequency(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks 1..n and the counts sorted in decreasing order (the rank-frequency plot of Zipf)."""
+    k = np.sort(np.asarray(counts))[::-1]
+    return np.arange(1, k.size + 1), k
+
+
+def local_slopes(h_s: np.ndarray, h_k: np.ndarray) -> np.ndarray:
+    """Local slope dH[k]/dH[s] of the relevance curve through points ordered by resolution.
+
+    The points (e.g. the layers of one network) are sorted by ``h_s``; the slope at each
+    point is the second-order finite difference on the non-uniform grid (``numpy.gradient``),
+    one-sided at the ends. Points sharing a value of H[s] with a neighbour get NaN. Returned in
+    the order of the inputs. Slope -1 is where resolution and relevance trade at the same price
+    and the state frequencies follow Zipf's law (Song, Marsili & Jo 2018, arXiv:1710.11324).
+
+    Parameters
+    ----------
+    h_s, h_k : ndarray of shape (n_points,)
+        Resolution and relevance (normalised or in nats, the same for both).
+    """
+    h_s, h_k = np.asarray(h_s, dtype=float), np.asarray(h_k, dtype=float)
+    if h_s.shape != h_k.shape or h_s.ndim != 1:
+        raise ValueError(f"h_s and h_k must be 1-d of equal length, got {h_s.shape} and {h_k.shape}")
+    out = np.full(h_s.size, math.nan)
+    if h_s.size < 2:
+        return out
+    order = np.argsort(h_s, kind="stable")
+    x, y = h_s[order], h_k[order]
+    if np.any(np.diff(x) <= 0):
+        # gradient needs strictly increasing x: slope from distinct neighbours only
+        keep = np.concatenate([[True], np.diff(x) > 0])
+        xs, ys = x[keep], y[keep]
+        slopes = np.gradient(ys, xs) if xs.size >= 2 else np.full(xs.size, math.nan)
+        dup = ~keep | np.concatenate([~keep[1:], [False]])
+        full = np.full(x.size, math.nan)
+        full[np.flatnonzero(keep)] = slopes
+        full[dup] = math.nan
+    else:
+        full = np.gradient(y, x)
+    out[order] = full
+    return out
+
+
+def zipf_point(h_s: np.ndarray, h_k: np.ndarray) -> int:
+    """Index of the point whose local slope dH[k]/dH[s] (:func:`local_slopes`) is closest to -1.
+
+    Raises ``ValueError`` when no point has a finite slope.
+    """
+    slopes = local_slopes(h_s, h_k)
+    if not np.isfinite(slopes).any():
+        raise ValueError("no point has a finite local slope (need >= 2 distinct values of h_s)")
+    return int(np.nanargmin(np.abs(slopes + 1.0)))
