@@ -100,12 +100,19 @@ def information_plane_targets():
         for estimator in ESTIMATORS
     ]
     curves = [f"results/figures/{STUDY}/{e}/training_curves.png" for e in EXPERIMENTS]
+    compression = [
+        f"results/figures/{STUDY}/{e}/compression/{estimator}.png"
+        for e in EXPERIMENTS
+        for estimator in ESTIMATORS
+    ]
     tables = [
         f"results/tables/{STUDY}.csv",
         f"results/tables/{STUDY}_runs.csv",
         f"results/tables/{STUDY}_history.csv",
+        f"results/tables/{STUDY}_compression.csv",
+        "results/tables/compression_generalisation.csv",
     ]
-    return tables + curves + figures
+    return tables + curves + compression + figures
 
 
 # Studies other than the information plane are optional config sections: `all` runs the

@@ -46,3 +46,18 @@ rule training_history:
         "../envs/layerinfo.yaml"
     script:
         "../scripts/history.py"
+
+
+rule compression_generalisation:
+    input:
+        estimates=f"results/tables/{STUDY}_runs.csv",
+        history=f"results/tables/{STUDY}_history.csv",
+    output:
+        runs=f"results/tables/{STUDY}_compression.csv",
+        cells="results/tables/compression_generalisation.csv",
+    log:
+        f"logs/compression_generalisation_{STUDY}.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    script:
+        "../scripts/compression.py"

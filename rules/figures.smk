@@ -47,6 +47,30 @@ rule training_curves:
         "../scripts/plot_training_curves.py"
 
 
+rule compression_figures:
+    input:
+        cells="results/tables/compression_generalisation.csv",
+        runs=f"results/tables/{STUDY}_compression.csv",
+    output:
+        [
+            report(
+                f"results/figures/{STUDY}/{{experiment}}/compression/{estimator}.png",
+                caption="../report/compression.rst",
+                category="Compression and generalisation",
+                labels={"experiment": "{experiment}", "estimator": estimator},
+            )
+            for estimator in ESTIMATORS
+        ],
+    log:
+        f"logs/figures/{STUDY}/{{experiment}}/compression.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        estimators=ESTIMATORS,
+    script:
+        "../scripts/plot_compression.py"
+
+
 rule information_plane:
     input:
         information_plane_targets(),

@@ -123,3 +123,47 @@ def save_training_curves(history_path, experiment: str, output: str) -> None:
     if rows.empty:
         raise ValueError(f"{history_path}: no rows for experiment {experiment!r}")
     save_figure(training_curves_figure(rows, f"experiment {experiment}"), output)
+
+
+def compression_figure(cells: pd.DataFrame, runs: pd.DataFrame, title: str) -> Figure:
+    """Left: mean compression (I(X;T) max - final, bits) per layer, one bar per activation x
+    initialisation with one standard error. Right: the last hidden layer's compression of every
+    run against its final test accuracy, with Pearson r per activation x initialisation."""
+    groups = list(dict.fromkeys(zip(cells["activation"], cells["initialisation"])))
+    layers = sorted(cells["layer"].unique())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    colours = plt.get_cmap("tab10")
+    width = 0.8 / max(len(groups), 1)
+    for k, (activation, init) in enumerate(groups):
+        sub = cells[(cells["activation"] == activation) & (cells["initialisation"] == init)].set_index("layer")
+        sub = sub.reindex(layers)
+        left.bar(np.arange(len(layers)) + (k - (len(groups) - 1) / 2) * width, sub["compression_bits_mean"],
+                 width, yerr=np.nan_to_num(sub["compression_bits_sem"].to_numpy()), color=colours(k),
+                 label=f"{activation}, {init}", capsize=2)
+        last = sub[sub["last_hidden"].astype(bool)]
+        pts = runs[(runs["activation"] == activation) & (runs["initialisation"] == init)
+                   & (runs["layer"].isin(last.index))]
+        r = last["r_test_acc"].iloc[0] if len(last) else float("nan")
+        right.scatter(pts["compression_bits"], pts["test_acc"], color=colours(k), s=14,
+                      label=f"{activation}, {init}: r = {r:.2f}")
+    names = cells.drop_duplicates("layer").set_index("layer")["layer_name"].reindex(layers)
+    left.set_xticks(np.arange(len(layers)), [str(n) for n in names], fontsize=7, rotation=30)
+    left.set_ylabel("compression: max − final I(X;T) [bits]")
+    left.legend(fontsize=6)
+    right.set_xlabel("last hidden layer's compression [bits]")
+    right.set_ylabel("final test accuracy")
+    right.legend(fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def save_compression_figures(cells_path, runs_path, experiment: str, estimators: list[str], outputs: list[str]) -> None:
+    """One compression figure per estimator of one experiment (``outputs`` in the same order)."""
+    cells, runs = pd.read_csv(cells_path), pd.read_csv(runs_path)
+    for estimator, path in zip(estimators, outputs, strict=True):
+        c = cells[(cells["experiment"] == experiment) & (cells["estimator"] == estimator)]
+        r = runs[(runs["experiment"] == experiment) & (runs["estimator"] == estimator)]
+        if c.empty:
+            raise ValueError(f"{cells_path}: no rows for experiment {experiment!r}, estimator {estimator!r}")
+        save_figure(compression_figure(c, r, f"experiment {experiment}: compression ({estimator})"), path)
