@@ -121,6 +121,30 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"invalid config key '{STUDY}.estimators.{name}': {err}") from None
     if len(set(study["seeds"])) != len(study["seeds"]):
         raise ConfigError(f"invalid config key '{STUDY}.seeds': seeds repeat: {study['seeds']}")
+    if "coding" in config:
+        check_coding(config["coding"])
+
+
+def check_coding(section: dict) -> None:
+    """Cross-key checks of the coding-schemes study (S4); raises :class:`ConfigError`."""
+    sampler = section["sampler"]
+    if sampler["burn_in"] >= sampler["n_steps"]:
+        raise ConfigError(f"invalid config key 'coding.sampler.burn_in': {sampler['burn_in']} must be smaller "
+                          f"than coding.sampler.n_steps ({sampler['n_steps']})")
+    if sampler["thin"] > sampler["n_steps"] - sampler["burn_in"]:
+        raise ConfigError(f"invalid config key 'coding.sampler.thin': {sampler['thin']} keeps no sample; it must "
+                          f"be at most n_steps - burn_in = {sampler['n_steps'] - sampler['burn_in']}")
+    for name, task in section["tasks"].items():
+        if task["kind"] != "toy":
+            continue
+        total = sum(task["proportions"])
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(f"invalid config key 'coding.tasks.{name}.proportions': must sum to 1, "
+                              f"they sum to {total:g}")
+        if task["n_inputs"] < len(task["proportions"]):
+            raise ConfigError(f"invalid config key 'coding.tasks.{name}.n_inputs': {task['n_inputs']} is smaller "
+                              f"than the number of classes ({len(task['proportions'])}); orthogonal class means "
+                              "need at least one input dimension per class")
 
 
 @dataclass(frozen=True)
