@@ -18,6 +18,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/estimate.smk"
 include: "rules/figures.smk"
+include: "rules/coding.smk"
 
 
 rule all:

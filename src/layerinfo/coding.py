@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+from datetime import UTC
 from pathlib import Path
 
 import h5py
@@ -35,8 +36,14 @@ from scipy import stats
 
 import layerinfo
 from layerinfo.h5io import atomic_path
-from layerinfo.langevin import (NONLINEARITIES, SCALINGS, Network, hidden_activity, langevin_sample,
-                                network_output, readout_prior_variance)
+from layerinfo.langevin import (
+    NONLINEARITIES,
+    SCALINGS,
+    Network,
+    hidden_activity,
+    langevin_sample,
+    readout_prior_variance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +110,7 @@ def dataset_task(inputs: np.ndarray, labels: np.ndarray, n_train: int, n_test: i
     mean = inputs[train].mean(0)
     std = inputs[train].std(0)
     std[std == 0] = 1.0
-    scale = lambda v: (v - mean) / std  # noqa: E731
+    scale = lambda v: (v - mean) / std
     return scale(inputs[train]), labels[train], scale(inputs[test]), labels[test]
 
 
@@ -151,7 +158,7 @@ def _expect(nonlinearity, k12, k11, k22):
     if nonlinearity == "linear":
         return k12, k11, k22
     if nonlinearity == "erf":
-        f = lambda a, b, c: (2 / np.pi) * np.arcsin(np.clip(2 * a / np.sqrt((1 + 2 * b) * (1 + 2 * c)), -1, 1))  # noqa: E731
+        f = lambda a, b, c: (2 / np.pi) * np.arcsin(np.clip(2 * a / np.sqrt((1 + 2 * b) * (1 + 2 * c)), -1, 1))
         return f(k12, k11[:, None], k22[None, :]), f(k11, k11, k11), f(k22, k22, k22)
     norm = np.sqrt(np.outer(k11, k22))
     cos = np.clip(np.divide(k12, norm, out=np.zeros_like(k12), where=norm > 0), -1, 1)
@@ -240,14 +247,15 @@ def bimodality_coefficient(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return (g ** 2 + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
 
 
-def readout_statistics(readout: np.ndarray) -> dict:
+def readout_statistics(readout: np.ndarray, branches: bool = True) -> dict:
     """Shape of the readout-weight distribution across neurons.
 
     ``readout`` ``(S, N, R)``: statistics over the N neurons, per sample and output, then
     averaged: excess kurtosis (0 Gaussian, < 0 few separated branches, > 0 heavy tails),
     Sarle's bimodality coefficient, the fraction of outliers (``|a - median| > 5 MAD/0.6745``,
     i.e. beyond five robust standard deviations) and the number of branches (modes of a
-    Gaussian mixture chosen by BIC among 1 to 4 components, median over samples and outputs).
+    Gaussian mixture chosen by BIC among 1 to 4 components, median over up to three samples
+    and the outputs; skipped, NaN, with ``branches=False``).
     """
     from sklearn.mixture import GaussianMixture
 
@@ -257,18 +265,19 @@ def readout_statistics(readout: np.ndarray) -> dict:
     med = np.median(readout, axis=1, keepdims=True)
     mad = np.median(np.abs(readout - med), axis=1, keepdims=True) / 0.6745
     outliers = np.abs(readout - med) > 5 * np.where(mad > 0, mad, np.inf)
-    branches = []
+    n_branches = []
     # a few samples suffice for the branch count (it is a slow fit)
-    for s in np.unique(np.linspace(0, readout.shape[0] - 1, min(3, readout.shape[0])).astype(int)):
+    picks = np.unique(np.linspace(0, readout.shape[0] - 1, min(3, readout.shape[0])).astype(int)) if branches else []
+    for s in picks:
         for r in range(readout.shape[2]):
             v = readout[s, :, r, None]
-            bics = [GaussianMixture(k, random_state=0, n_init=2).fit(v).bic(v) for k in range(1, 5)]
-            branches.append(int(np.argmin(bics)) + 1)
+            bics = [GaussianMixture(k, random_state=0).fit(v).bic(v) for k in range(1, 5)]
+            n_branches.append(int(np.argmin(bics)) + 1)
     return {
         "readout_excess_kurtosis": float(np.mean(kurt)),
         "readout_bimodality": float(np.mean(bc)),
         "readout_outlier_fraction": float(outliers.mean()),
-        "readout_branches": float(np.median(branches)),
+        "readout_branches": float(np.median(n_branches)) if n_branches else float("nan"),
         "readout_std": float(readout.std(axis=1).mean()),
     }
 
@@ -285,7 +294,7 @@ def code_statistics(codes: np.ndarray, n_classes: int) -> dict:
         return out
     _, counts = np.unique(coding, return_counts=True)
     p = np.sort(counts / counts.sum())[::-1]
-    out.update(n_codes=int(len(p)), effective_codes=float(np.exp(-(p * np.log(p)).sum())),
+    out.update(n_codes=len(p), effective_codes=float(np.exp(-(p * np.log(p)).sum())),
                top_code_share=float(p[:n_classes].sum()))
     return out
 
@@ -374,22 +383,6 @@ def run_name(nonlinearity: str, scaling: str) -> str:
     return f"{nonlinearity}-{scaling}"
 
 
-def run_config(config: dict, task: str, nonlinearity: str, scaling: str) -> dict:
-    """The resolved, self-contained configuration of one run (stored in its posterior file)."""
-    study = config["coding"]
-    return {
-        "study": "coding",
-        "task": task,
-        "task_spec": dict(study["tasks"][task]),
-        "nonlinearity": nonlinearity,
-        "scaling": scaling,
-        "width": int(study["network"]["width"]),
-        "prior": dict(study["prior"]),
-        "sampler": dict(study["sampler"]),
-        "seed": int(study["seed"]),
-    }
-
-
 def task_data(run: dict, dataset_path: str | os.PathLike | None = None):
     """Training and test data of a run: ``x_train, labels_train, x_test, labels_test, n_classes``."""
     spec = run["task_spec"]
@@ -421,7 +414,7 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
 
     Written under a temporary name and renamed when complete.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     x_tr, l_tr, x_te, l_te, n_classes = task_data(run, dataset_path)
     y_tr = one_hot(l_tr, n_classes)
@@ -440,8 +433,8 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
     with atomic_path(output, ".h5") as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(format=POSTERIOR_FORMAT, format_version=POSTERIOR_FORMAT_VERSION, complete=False,
                        config=json.dumps(run, sort_keys=True), seed=run["seed"],
-                       package_version=layerinfo.__version__, torch_version=torch.__version__, device="cpu",
-                       created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       package_version=layerinfo.__version__, torch_version=str(torch.__version__), device="cpu",
+                       created=datetime.now(UTC).isoformat(timespec="seconds"),
                        sigma_a2_effective=sigma_a2)
         for name, value in (("x_train", x_tr), ("labels_train", l_tr), ("x_test", x_te), ("labels_test", l_te)):
             f.create_dataset(f"data/{name}", data=value)
@@ -531,10 +524,11 @@ def gelman_rubin(traces: np.ndarray) -> float:
     return float(np.sqrt(((n - 1) / n * w + b / n) / w)) if w > 0 else float("nan")
 
 
-def population_measures(readout: np.ndarray, responses: np.ndarray, n_classes: int, threshold: float) -> dict:
+def population_measures(readout: np.ndarray, responses: np.ndarray, n_classes: int, threshold: float,
+                        branches: bool = True) -> dict:
     """All measures behind a scheme label for readout ``(S, N, R)`` and responses ``(S, N, C)``."""
     codes = neuron_codes(responses, threshold)
-    out = {**readout_statistics(readout), **code_statistics(codes, n_classes)}
+    out = {**readout_statistics(readout, branches), **code_statistics(codes, n_classes)}
     out["code_purity"] = code_purity(responses, codes)
     out["neurons_per_code"] = (out["code_fraction"] * readout.shape[1] / out["n_codes"]) if out["n_codes"] else 0.0
     return out
@@ -562,7 +556,7 @@ def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | Non
         readouts.append(post.chains[k]["readout"])
         kernels.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
         test_out.append(post.outputs(k, x_te).mean(0))
-        m = population_measures(readouts[-1], responses[-1], c, threshold)
+        m = population_measures(readouts[-1], responses[-1], c, threshold, branches=False)
         labels.append(classify_scheme(m, criteria))
     measures = population_measures(np.concatenate(readouts), np.concatenate(responses), c, threshold)
     scheme = classify_scheme(measures, criteria)

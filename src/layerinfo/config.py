@@ -190,3 +190,20 @@ def run_config(config: dict, experiment: str, activation: str, initialisation: s
         "training": _merge(study["training"], exp.get("training", {})),
         "snapshots": copy.deepcopy(study["snapshots"]),
     }
+
+
+def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str) -> dict:
+    """The resolved, self-contained configuration of one run of the coding-schemes study (S4),
+    stored in its posterior file."""
+    study = config["coding"]
+    return {
+        "study": "coding",
+        "task": task,
+        "task_spec": copy.deepcopy(study["tasks"][task]),
+        "nonlinearity": nonlinearity,
+        "scaling": scaling,
+        "width": int(study["network"]["width"]),
+        "prior": copy.deepcopy(study["prior"]),
+        "sampler": copy.deepcopy(study["sampler"]),
+        "seed": int(study["seed"]),
+    }

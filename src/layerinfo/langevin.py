@@ -185,32 +185,58 @@ def langevin_sample(x: np.ndarray, y: np.ndarray, *, nonlinearity: str, scaling:
     xt = torch.as_tensor(x, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64)
     net = sample_prior(xt.shape[1], width, depth, yt.shape[1], sigma_w2, sigma_a2, generator)
-    params = net.parameters()
+    n_values = yt.numel()
+    steps, mses = [], []
+
+    def energy(params):
+        u, sse = potential(Network(params[:-1], params[-1]), xt, yt, nonlinearity=nonlinearity, gamma=gamma,
+                           beta=beta, sigma_w2=sigma_w2, sigma_a2=sigma_a2)
+        energy.sse = sse
+        return u
+
+    def record(step):
+        mse = float(energy.sse.detach()) / n_values
+        if not math.isfinite(mse):
+            raise SamplerDivergedError(f"{desc}: the chain diverged at step {step}; lower step_size (now {step_size})")
+        steps.append(step)
+        mses.append(mse)
+
+    draws = langevin_chain(energy, net.parameters(), step_size=step_size, temperature=temperature, n_steps=n_steps,
+                           burn_in=burn_in, thin=thin, generator=generator, on_thin=record, desc=desc)
+    hidden = [np.stack([d[l] for d in draws]) for l in range(depth)]
+    return Chain(hidden, np.stack([d[-1] for d in draws]), np.asarray(steps), np.asarray(mses))
+
+
+def langevin_chain(potential_fn, params: list[torch.Tensor], *, step_size: float, temperature: float, n_steps: int,
+                   burn_in: int, thin: int, generator: torch.Generator, on_thin=None,
+                   desc: str = "langevin") -> list[list[np.ndarray]]:
+    """Full-batch Langevin dynamics ``theta <- theta - eta grad U + sqrt(2 eta T) xi`` for any
+    differentiable ``potential_fn(params) -> U`` (a scalar tensor).
+
+    ``params`` (tensors, updated in place) start the chain; every ``thin`` steps
+    ``on_thin(step)`` is called (the potential of the state before that step's update has
+    just been evaluated), and after ``burn_in`` steps a copy of the parameters is kept.
+    Returns the kept samples, each a list of arrays in the order of ``params``.
+    """
+    if not burn_in < n_steps or burn_in < 0:
+        raise ValueError(f"burn_in must lie in [0, n_steps), got {burn_in} with n_steps={n_steps}")
+    if thin < 1 or step_size <= 0 or temperature <= 0:
+        raise ValueError(f"thin must be >= 1 and step_size, temperature > 0; got {thin}, {step_size}, {temperature}")
     for p in params:
         p.requires_grad_(True)
     noise_scale = math.sqrt(2.0 * step_size * temperature)
-    kept_hidden: list[list[np.ndarray]] = [[] for _ in range(depth)]
-    kept_readout, steps, mses = [], [], []
-    n_values = yt.numel()
+    kept = []
     for step in progress(range(1, n_steps + 1), desc):
-        u, sse = potential(net, xt, yt, nonlinearity=nonlinearity, gamma=gamma, beta=beta,
-                           sigma_w2=sigma_w2, sigma_a2=sigma_a2)
-        grads = torch.autograd.grad(u, params)
+        grads = torch.autograd.grad(potential_fn(params), params)
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.add_(g, alpha=-step_size)
                 p.add_(torch.randn(p.shape, generator=generator, dtype=p.dtype), alpha=noise_scale)
         if step % thin == 0:
-            mse = float(sse.detach()) / n_values
-            if not math.isfinite(mse):
-                raise SamplerDivergedError(
-                    f"{desc}: the chain diverged at step {step}; lower step_size (now {step_size})")
-            steps.append(step)
-            mses.append(mse)
+            if on_thin is not None:
+                on_thin(step)
             if step > burn_in:
-                for l, w in enumerate(net.hidden):
-                    kept_hidden[l].append(w.detach().numpy().copy())
-                kept_readout.append(net.readout.detach().numpy().copy())
-    if not kept_readout:
+                kept.append([p.detach().numpy().copy() for p in params])
+    if not kept:
         raise ValueError(f"no sample kept: thin={thin} is larger than n_steps - burn_in={n_steps - burn_in}")
-    return Chain([np.stack(h) for h in kept_hidden], np.stack(kept_readout), np.asarray(steps), np.asarray(mses))
+    return kept
