@@ -1,12 +1,19 @@
 # Targets, inputs and parameters of the coding-schemes study (rules in coding.smk).
 
 CODING_POSTERIOR = "results/runs/coding/{task}/{nonlinearity}-{scaling}/posterior.h5"
-CODING_FIGURES = ("readout_weights", "activation_maps", "kernels", "generalisation")
+CODING_FIGURES = (
+    "readout_weights",
+    "activation_maps",
+    "kernels",
+    "generalisation",
+    "traces",
+)
 CODING_CAPTIONS = {
     "readout_weights": "coding_readout_weights",
     "activation_maps": "coding_activation_maps",
     "kernels": "coding_kernels",
     "generalisation": "coding_generalisation",
+    "traces": "coding_traces",
 }
 
 

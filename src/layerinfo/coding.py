@@ -166,6 +166,19 @@ def _expect(nonlinearity, k12, k11, k22):
     return norm * (np.sin(t) + (np.pi - t) * cos) / (2 * np.pi), k11 / 2, k22 / 2
 
 
+def gp_expected_train_mse(k_train: np.ndarray, y_train: np.ndarray, sigma_a2: float, noise_variance: float) -> float:
+    """Posterior expectation of the training mean squared error of the lazy network's Gaussian
+    process: ``(|m - Y|_F^2 + R tr(Sigma)) / (P R)`` with posterior mean ``m`` and covariance
+    ``Sigma = sigma_a2 K - sigma_a2^2 K (sigma_a2 K + noise_variance I)^-1 K`` on the training inputs
+    (``R`` outputs). The target a lazy chain's training error should reach."""
+    k = sigma_a2 * k_train
+    a = k + noise_variance * np.eye(len(k))
+    mean = k @ np.linalg.solve(a, y_train)
+    cov = k - k @ np.linalg.solve(a, k)
+    p, r = y_train.shape
+    return float((((mean - y_train) ** 2).sum() + r * np.trace(cov)) / (p * r))
+
+
 def gp_predict(k_train: np.ndarray, k_test_train: np.ndarray, y_train: np.ndarray, sigma_a2: float,
                noise_variance: float) -> np.ndarray:
     """Posterior mean of the lazy network's Gaussian process on test inputs.
@@ -578,6 +591,7 @@ def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | Non
         "sigma_a2_effective": post.sigma_a2,
         **measures,
         "train_mse": float(traces.mean()), "train_mse_rhat": gelman_rubin(traces),
+        "train_mse_gp_expected": gp_expected_train_mse(k_prior, one_hot(l_tr, c), cfg["prior"]["sigma_a2"], noise),
         "kernel_chain_rel_diff": float(rel),
         "kernel_alignment": kernel_alignment(kernel, l_tr, c),
         "kernel_alignment_gp": kernel_alignment(k_prior, l_tr, c),

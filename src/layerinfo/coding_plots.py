@@ -167,11 +167,40 @@ def generalisation_figure(table: pd.DataFrame, task: str) -> plt.Figure:
     return fig
 
 
+def traces_figure(posteriors: list) -> plt.Figure:
+    """Training mean squared error along every chain (one line per chain), the burn-in shaded;
+    chains that sample the same posterior settle on the same level."""
+    nls, scs, by = _grid(posteriors)
+    fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 2.4 * len(scs)), squeeze=False,
+                             sharex=True)
+    for i, sc in enumerate(scs):
+        for j, nl in enumerate(nls):
+            ax = axes[i, j]
+            post = by.get((nl, sc))
+            if post is None:
+                ax.set_axis_off()
+                continue
+            for k, chain in enumerate(post.chains):
+                ax.plot(chain["trace_step"], chain["trace_mse"], lw=0.8, color=f"C{k}", label=f"chain {k}")
+            ax.axvspan(0, post.config["sampler"]["burn_in"], color="0.9", zorder=0)
+            ax.set_yscale("log")
+            ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[i, 0].set_ylabel("training MSE")
+    for ax in axes[-1]:
+        ax.set_xlabel("Langevin step")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, task: str,
-                        readout_png, maps_png, kernels_png, generalisation_png, threshold: float = 0.5) -> None:
-    """The four figures of one task, from its posterior files and the per-class table."""
+                        readout_png, maps_png, kernels_png, generalisation_png, traces_png,
+                        threshold: float = 0.5) -> None:
+    """The five figures of one task, from its posterior files and the per-class table."""
     posteriors = [coding.read_posterior(p) for p in posterior_paths]
     save_figure(readout_histograms_figure(posteriors), readout_png)
     save_figure(activation_maps_figure(posteriors, threshold), maps_png)
     save_figure(kernels_figure(posteriors), kernels_png)
     save_figure(generalisation_figure(pd.read_csv(generalisation_csv), task), generalisation_png)
+    save_figure(traces_figure(posteriors), traces_png)

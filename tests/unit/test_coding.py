@@ -125,6 +125,20 @@ def test_closed_form_kernels_by_hand():
     assert k2[0, 1] == pytest.approx(2.0 * (np.sin(t) + (np.pi - t) * cos) / (2 * np.pi))
 
 
+def test_gp_expected_training_error_limits():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 10))
+    y = coding.one_hot(np.array([0, 1, 2, 0, 1, 2, 0, 0]), 3)
+    k = coding.nngp_kernel(x, x, "relu")
+    # no noise: the posterior interpolates with zero variance at the data
+    assert coding.gp_expected_train_mse(k, y, 1.0, 1e-12) == pytest.approx(0.0, abs=1e-8)
+    # a vanishing prior: f = 0, the error is the targets' mean square
+    assert coding.gp_expected_train_mse(k, y, 1e-12, 0.1) == pytest.approx(np.mean(y ** 2))
+    # one input, kernel k, prior s, noise v: mean error (v/(s k + v))^2 y^2 + s k v / (s k + v)
+    one = coding.gp_expected_train_mse(np.array([[2.0]]), np.array([[1.0]]), 0.5, 0.25)
+    assert one == pytest.approx((0.25 / 1.25) ** 2 + 1.0 * 0.25 / 1.25)
+
+
 def test_gp_prediction_interpolates_without_noise():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 10))

@@ -55,7 +55,7 @@ def test_coding_table_and_figures(finished):
     assert per_class["test_error"].between(0, 1).all()
     figures = sorted((finished / "results/figures/coding/toy").glob("*.png"))
     assert [f.name for f in figures] == ["activation_maps.png", "generalisation.png", "kernels.png",
-                                         "readout_weights.png"]
+                                         "readout_weights.png", "traces.png"]
     assert all(f.stat().st_size > 10_000 for f in figures)
     assert (finished / "results/runs/coding/toy/erf-feature/posterior.h5").exists()
     assert (finished / "logs/coding/table.log").exists()
