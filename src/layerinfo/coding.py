@@ -21,6 +21,7 @@ Definitions used throughout (S posterior samples, N neurons, C classes, R output
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -418,8 +419,9 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
 
     Layout (``format="layerinfo-posterior"``, ``format_version=1``)::
 
-        /                          attrs: format, format_version, complete, config (JSON), seed,
-                                          package_version, torch_version, device, created
+        /                          attrs: format, format_version, complete, config (JSON), config_hash,
+                                          seed, package_version, torch_version, device, created,
+                                          sigma_a2_effective (the readout prior variance used)
         data/{x_train,labels_train,x_test,labels_test}
         chains/{k}/hidden/{l}      (S, N, fan_in) float32 posterior samples of layer l's weights
         chains/{k}/readout         (S, N, C) float32
@@ -446,6 +448,7 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
     with atomic_path(output, ".h5") as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(format=POSTERIOR_FORMAT, format_version=POSTERIOR_FORMAT_VERSION, complete=False,
                        config=json.dumps(run, sort_keys=True), seed=run["seed"],
+                       config_hash=hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()[:16],
                        package_version=layerinfo.__version__, torch_version=str(torch.__version__), device="cpu",
                        created=datetime.now(UTC).isoformat(timespec="seconds"),
                        sigma_a2_effective=sigma_a2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from layerinfo import coding
-from layerinfo.config import coding_run_config
+from layerinfo.config import ConfigError, check_coding, coding_run_config
 from layerinfo.langevin import (
     hidden_activity,
     langevin_chain,
@@ -255,6 +255,9 @@ def test_posterior_file_round_trip_and_refusals(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
     post = coding.read_posterior(path)
     assert post.config == run and len(post.chains) == 2
+    with h5py.File(path) as f:
+        assert f.attrs["format"] == "layerinfo-posterior" and f.attrs["format_version"] == 1
+        assert {"config_hash", "seed", "package_version", "torch_version", "device"} <= set(f.attrs)
     assert [w.shape for w in post.chains[0]["hidden"]] == [(2, 8, 6), (2, 8, 8)]
     assert post.outputs(0, post.data["x_test"]).shape == (2, 8, 3)
     # same seed, same samples
@@ -270,3 +273,19 @@ def test_posterior_file_round_trip_and_refusals(tmp_path):
         coding.read_posterior(path)
     with pytest.raises(coding.PosteriorFileError, match="does not exist"):
         coding.read_posterior(tmp_path / "missing.h5")
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda c: c["sampler"].update(burn_in=60), "coding.sampler.burn_in"),
+    (lambda c: c["sampler"].update(thin=50), "coding.sampler.thin"),
+    (lambda c: c["tasks"]["toy"].update(proportions=[0.5, 0.25, 0.5]), "coding.tasks.toy.proportions"),
+    (lambda c: c["tasks"]["toy"].update(n_inputs=2), "coding.tasks.toy.n_inputs"),
+])
+def test_cross_key_checks_name_the_key(edit, key):
+    import copy
+
+    section = copy.deepcopy(TINY["coding"])
+    check_coding(section)
+    edit(section)
+    with pytest.raises(ConfigError, match=f"invalid config key '{key}'"):
+        check_coding(section)
