@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import os
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -429,8 +429,6 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
 
     Written under a temporary name and renamed when complete.
     """
-    from datetime import datetime
-
     x_tr, l_tr, x_te, l_te, n_classes = task_data(run, dataset_path)
     y_tr = one_hot(l_tr, n_classes)
     prior, sampler = run["prior"], run["sampler"]
