@@ -33,6 +33,7 @@ rule coding_table:
     output:
         schemes="results/tables/coding_schemes.csv",
         generalisation="results/tables/coding_generalisation.csv",
+        codes="results/tables/coding_codes.csv",
     log:
         "logs/coding/table.log",
     benchmark:

@@ -69,6 +69,7 @@ def coding_targets():
     tables = [
         "results/tables/coding_schemes.csv",
         "results/tables/coding_generalisation.csv",
+        "results/tables/coding_codes.csv",
     ]
     figures = [
         f"results/figures/coding/{task}/{name}.png"

@@ -5,4 +5,4 @@ from layerinfo.jobs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     coding_tables(snakemake.input, snakemake.output.schemes, snakemake.output.generalisation,
-                  snakemake.params.threshold, snakemake.params.criteria)
+                  snakemake.output.codes, snakemake.params.threshold, snakemake.params.criteria)

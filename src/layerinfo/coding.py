@@ -548,8 +548,9 @@ def population_measures(readout: np.ndarray, responses: np.ndarray, n_classes: i
     return out
 
 
-def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | None = None) -> tuple[dict, pd.DataFrame]:
-    """The table row of one run and its per-class generalisation rows.
+def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | None = None
+                 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The table row of one run, its per-class generalisation rows and its code frequencies.
 
     The row holds the population measures pooled over chains, the scheme label, each chain's
     label (agreement across chains is a mixing check), the training MSE after burn-in, its
@@ -611,23 +612,34 @@ def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | Non
                               "model": model, "class": cls, "n_test": int(sel.sum()),
                               "test_error": float(np.mean(out[sel].argmax(1) != cls)),
                               "test_mse": float(np.mean((out[sel] - one_hot(l_te[sel], c)) ** 2))})
-    return row, pd.DataFrame(per_class)
+    all_responses = np.concatenate(responses)
+    freq = code_frequencies(neuron_codes(all_responses, threshold))
+    freq.insert(1, "classes", [code_label(code) for code in freq["code"]])
+    freq.insert(2, "n_classes_in_code", [bin(int(code)).count("1") for code in freq["code"]])
+    for k, key in enumerate(("task", "nonlinearity", "scaling")):
+        freq.insert(k, key, cfg[key])
+    freq = freq.rename(columns={"fraction": "neuron_fraction"})
+    return row, pd.DataFrame(per_class), freq
 
 
-def coding_tables(paths, schemes_csv, generalisation_csv, threshold: float = 0.5,
+def coding_tables(paths, schemes_csv, generalisation_csv, codes_csv, threshold: float = 0.5,
                   criteria: dict | None = None) -> pd.DataFrame:
-    """Write ``coding_schemes.csv`` (one row per task x nonlinearity x scaling) and the per-class
-    generalisation table; returns the former."""
+    """Write ``coding_schemes.csv`` (one row per task x nonlinearity x scaling), the per-class
+    generalisation table and the code frequencies (one row per run x code: the fraction of
+    neurons, pooled over posterior samples and chains, carrying it; code 0 = no code);
+    returns the first."""
     from layerinfo.progress import progress
     from layerinfo.tables import write_csv
 
-    rows, per_class = [], []
+    rows, per_class, codes = [], [], []
     for path in progress(list(paths), "coding measures"):
-        row, gen = run_measures(path, threshold, criteria)
+        row, gen, freq = run_measures(path, threshold, criteria)
         rows.append(row)
         per_class.append(gen)
+        codes.append(freq)
         log.info("%s %s %s: %s", row["task"], row["nonlinearity"], row["scaling"], row["scheme"])
     table = pd.DataFrame(rows)
     write_csv(table, schemes_csv)
     write_csv(pd.concat(per_class, ignore_index=True), generalisation_csv)
+    write_csv(pd.concat(codes, ignore_index=True), codes_csv)
     return table

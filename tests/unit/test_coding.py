@@ -263,6 +263,10 @@ def test_posterior_file_round_trip_and_refusals(tmp_path):
     # same seed, same samples
     again = coding.read_posterior(coding.sample_run(run, tmp_path / "again.h5"))
     assert np.array_equal(again.chains[1]["readout"], post.chains[1]["readout"])
+    row, per_class, codes = coding.run_measures(path, 0.5)
+    assert row["scheme"] in coding.SCHEMES and row["n_chains"] == 2 and row["depth"] == 2
+    assert set(per_class["model"]) == {"network", "gp_lazy"}
+    assert codes["neuron_fraction"].sum() == pytest.approx(1.0)
     with h5py.File(path, "a") as f:
         f.attrs["format_version"] = 99
     with pytest.raises(coding.PosteriorFileError, match="posterior.h5.*format_version 99"):

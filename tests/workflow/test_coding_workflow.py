@@ -53,6 +53,11 @@ def test_coding_table_and_figures(finished):
     per_class = pd.read_csv(finished / "results/tables/coding_generalisation.csv")
     assert set(per_class["class"]) == {0, 1, 2} and set(per_class["model"]) == {"network", "gp_lazy"}
     assert per_class["test_error"].between(0, 1).all()
+    codes = pd.read_csv(finished / "results/tables/coding_codes.csv")
+    for _, run in codes.groupby(["task", "nonlinearity", "scaling"]):
+        assert run["neuron_fraction"].sum() == pytest.approx(1.0)
+    relu = codes[codes["nonlinearity"] == "relu"]
+    assert relu.loc[relu["code"] == 0, "neuron_fraction"].item() > 0.65  # the bulk carries no code
     figures = sorted((finished / "results/figures/coding/toy").glob("*.png"))
     assert [f.name for f in figures] == ["activation_maps.png", "generalisation.png", "kernels.png",
                                          "readout_weights.png", "traces.png"]
