@@ -29,7 +29,7 @@ rule coding_sample:
 
 rule coding_table:
     input:
-        coding_posteriors(),
+        coding_all_posteriors,
     output:
         schemes="results/tables/coding_schemes.csv",
         generalisation="results/tables/coding_generalisation.csv",

@@ -37,6 +37,10 @@ def coding_posteriors(task=None):
     ]
 
 
+def coding_all_posteriors(wildcards):
+    return coding_posteriors()
+
+
 def coding_task_posteriors(wildcards):
     return coding_posteriors(wildcards.task)
 

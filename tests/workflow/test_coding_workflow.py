@@ -70,6 +70,10 @@ def test_coding_target_names_a_missing_section(tmp_path):
     config = tiny_config()
     del config["coding"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    # the other studies still run without it
+    proc = snakemake(tmp_path, "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "coding_sample" not in proc.stdout
     proc = snakemake(tmp_path, "coding", "--dry-run")
     assert proc.returncode != 0
     assert "no 'coding' section" in proc.stderr + proc.stdout
