@@ -20,6 +20,7 @@ include: "rules/estimate.smk"
 include: "rules/figures.smk"
 include: "rules/isometry.smk"
 include: "rules/relevance.smk"
+include: "rules/coding.smk"
 
 
 rule all:

@@ -138,6 +138,8 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"invalid config key '{STUDY}.seeds': seeds repeat: {study['seeds']}")
     if "isometry" in config:
         check_isometry(config["isometry"])
+    if "coding" in config:
+        check_coding(config["coding"])
 
 
 def check_isometry(section: dict) -> None:
@@ -159,6 +161,28 @@ def check_isometry(section: dict) -> None:
             "invalid config key 'isometry.training.optimisation.momentum': momentum applies to optimizer 'sgd' "
             f"only, but the optimizer is {training['optimizer']!r}"
         )
+
+
+def check_coding(section: dict) -> None:
+    """Cross-key checks of the coding-schemes study (S4); raises :class:`ConfigError`."""
+    sampler = section["sampler"]
+    if sampler["burn_in"] >= sampler["n_steps"]:
+        raise ConfigError(f"invalid config key 'coding.sampler.burn_in': {sampler['burn_in']} must be smaller "
+                          f"than coding.sampler.n_steps ({sampler['n_steps']})")
+    if sampler["thin"] > sampler["n_steps"] - sampler["burn_in"]:
+        raise ConfigError(f"invalid config key 'coding.sampler.thin': {sampler['thin']} keeps no sample; it must "
+                          f"be at most n_steps - burn_in = {sampler['n_steps'] - sampler['burn_in']}")
+    for name, task in section["tasks"].items():
+        if task["kind"] != "toy":
+            continue
+        total = sum(task["proportions"])
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(f"invalid config key 'coding.tasks.{name}.proportions': must sum to 1, "
+                              f"they sum to {total:g}")
+        if task["n_inputs"] < len(task["proportions"]):
+            raise ConfigError(f"invalid config key 'coding.tasks.{name}.n_inputs': {task['n_inputs']} is smaller "
+                              f"than the number of classes ({len(task['proportions'])}); orthogonal class means "
+                              "need at least one input dimension per class")
 
 
 @dataclass(frozen=True)
@@ -203,4 +227,21 @@ def run_config(config: dict, experiment: str, activation: str, initialisation: s
         "seed": int(seed),
         "training": _merge(study["training"], exp.get("training", {})),
         "snapshots": copy.deepcopy(study["snapshots"]),
+    }
+
+
+def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str) -> dict:
+    """The resolved, self-contained configuration of one run of the coding-schemes study (S4),
+    stored in its posterior file."""
+    study = config["coding"]
+    return {
+        "study": "coding",
+        "task": task,
+        "task_spec": copy.deepcopy(study["tasks"][task]),
+        "nonlinearity": nonlinearity,
+        "scaling": scaling,
+        "width": int(study["network"]["width"]),
+        "prior": copy.deepcopy(study["prior"]),
+        "sampler": copy.deepcopy(study["sampler"]),
+        "seed": int(study["seed"]),
     }

@@ -313,3 +313,7 @@ def train_runs(
         log.info("finished %s: train_acc=%.4f test_acc=%.4f after %d epochs",
                  run.get("run", ""), history["train_acc"][k, -1], history["test_acc"][k, -1], epochs)
     return [Path(p) for p in outputs]
+
+
+# Posterior sampling (study S4): Langevin dynamics of wide networks, in its own module.
+from layerinfo.langevin import langevin_sample  # noqa: E402,F401

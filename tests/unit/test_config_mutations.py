@@ -111,7 +111,7 @@ def _optional(path, validated):
         registry = METHODS.get(owner.get("method"), {}) if path[-3] == "estimators" else \
             SCHEMES.get(owner.get("scheme"), {})
         return path[-1] in registry
-    return len(path) >= 2 and path[-2] in ("estimators", "initialisations", "experiments")
+    return len(path) >= 2 and path[-2] in ("estimators", "initialisations", "experiments", "tasks")
 
 
 @pytest.mark.parametrize("kind,path,value", MUTATIONS, ids=[f"{k}:{_dotted(p) or 'top'}" for k, p, _ in MUTATIONS])

@@ -1,0 +1,10 @@
+"""Rule coding_figures: readout weights, activation maps, kernels and generalisation and chain traces of one task."""
+
+from layerinfo.coding_plots import save_coding_figures
+from layerinfo.jobs import job_log
+
+with job_log(snakemake.log[0], snakemake.threads):
+    save_coding_figures(snakemake.input.posteriors, snakemake.input.generalisation, snakemake.wildcards.task,
+                        snakemake.output.readout_weights, snakemake.output.activation_maps,
+                        snakemake.output.kernels, snakemake.output.generalisation, snakemake.output.traces,
+                        snakemake.params.threshold)

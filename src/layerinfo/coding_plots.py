@@ -1,0 +1,206 @@
+"""Figures of the coding-schemes study (S4): data in, ``matplotlib.figure.Figure`` out.
+
+Every figure is a grid with one column per nonlinearity and one row per scaling (feature
+learning, lazy), built from posterior files read with :func:`layerinfo.coding.read_posterior`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from layerinfo import coding
+from layerinfo.plotting import plt, save_figure
+
+SCALING_NAMES = {"feature": "feature learning (1/N)", "lazy": "lazy (1/√N)"}
+
+
+def _grid(posteriors):
+    nls = list(dict.fromkeys(p.config["nonlinearity"] for p in posteriors))
+    scs = list(dict.fromkeys(p.config["scaling"] for p in posteriors))
+    return nls, scs, {(p.config["nonlinearity"], p.config["scaling"]): p for p in posteriors}
+
+
+def readout_histograms_figure(posteriors: list) -> plt.Figure:
+    """Histogram of the readout weights ``a_ir`` pooled over neurons, outputs, samples and chains,
+    against the Gaussian of the same mean and variance; excess kurtosis in the title."""
+    nls, scs, by = _grid(posteriors)
+    fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 2.6 * len(scs)), squeeze=False)
+    for i, sc in enumerate(scs):
+        for j, nl in enumerate(nls):
+            ax = axes[i, j]
+            post = by.get((nl, sc))
+            if post is None:
+                ax.set_axis_off()
+                continue
+            a = np.concatenate([c["readout"].ravel() for c in post.chains])
+            density, _, _ = ax.hist(a, bins=60, density=True, color="C0", alpha=0.75)
+            grid = np.linspace(a.min(), a.max(), 200)
+            mu, sd = a.mean(), a.std()
+            ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=0.8)
+            stats = coding.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
+            ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\nexcess kurtosis {stats['readout_excess_kurtosis']:.2f}, "
+                         f"BC {stats['readout_bimodality']:.2f}", fontsize=8)
+            ax.set_xlabel("readout weight a")
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.5 * density[density > 0].min(), top=2 * density.max())
+    axes[0, 0].set_ylabel("density (log)")
+    fig.tight_layout()
+    return fig
+
+
+def _sorted_map(responses: np.ndarray, readout: np.ndarray, threshold: float):
+    """Normalised responses ``(C, N)`` of one sample, neurons sorted by code frequency, then by
+    readout norm; returns the map and the code boundaries."""
+    codes = coding.neuron_codes(responses[None], threshold)[0]
+    freq = coding.code_frequencies(codes)
+    rank = {code: k for k, code in enumerate(freq["code"])}
+    norm = np.linalg.norm(readout, axis=1)
+    # coding neurons first (by code frequency), the bulk without a code last
+    key = np.array([(rank[c] if c > 0 else len(rank)) for c in codes])
+    order = np.lexsort((-norm, key))
+    r = coding.normalised_responses(responses[None])[0]
+    bounds = np.flatnonzero(np.diff(key[order])) + 0.5
+    return r[order].T, bounds, codes[order]
+
+
+def activation_maps_figure(posteriors: list, threshold: float = 0.5) -> plt.Figure:
+    """Neuron x class maps of the normalised class responses (last posterior sample of chain 0),
+    neurons sorted by code (most frequent first, neurons without a code at the right) and within
+    a code by readout norm; white lines separate codes."""
+    nls, scs, by = _grid(posteriors)
+    runs = [(nl, sc) for sc in scs for nl in nls if (nl, sc) in by]
+    fig, axes = plt.subplots(len(runs), 1, figsize=(9, 1.0 + 1.3 * len(runs) * max(1, by[runs[0]].n_classes / 5)),
+                             squeeze=False, constrained_layout=True)
+    for ax, (nl, sc) in zip(axes[:, 0], runs):
+        post = by[(nl, sc)]
+        x, labels = post.data["x_train"], post.data["labels_train"]
+        act = post.activity(0, x)[-1:]
+        resp = coding.class_responses(act, labels, post.n_classes)[0]
+        image, bounds, codes = _sorted_map(resp, post.chains[0]["readout"][-1], threshold)
+        im = ax.imshow(image, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+        for b in bounds:
+            ax.axvline(b, color="w", lw=0.8)
+        n_coding = int((codes > 0).sum())
+        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}: {n_coding}/{len(codes)} neurons carry a code "
+                     f"(threshold {threshold})", fontsize=8)
+        ax.set_ylabel("class")
+        ax.set_yticks(range(post.n_classes))
+        ax.tick_params(labelsize=6)
+        ax.set_xticks([])
+    axes[-1, 0].set_xlabel("neuron (sorted by code)")
+    fig.colorbar(im, ax=axes[:, 0].tolist(), label="response / population max", shrink=0.6)
+    return fig
+
+
+def kernels_figure(posteriors: list) -> plt.Figure:
+    """Posterior-averaged kernels ``<(1/N) sum_i phi_i(x) phi_i(x')>`` on the training inputs
+    (sorted by class), one row per scaling, and the closed-form lazy (infinite-width prior)
+    kernel in the last row."""
+    nls, scs, by = _grid(posteriors)
+    fig, axes = plt.subplots(len(scs) + 1, len(nls), figsize=(2.8 * len(nls), 2.7 * (len(scs) + 1)), squeeze=False)
+    for j, nl in enumerate(nls):
+        example = None
+        for i, sc in enumerate(scs):
+            ax = axes[i, j]
+            post = by.get((nl, sc))
+            if post is None:
+                ax.set_axis_off()
+                continue
+            example = post
+            x, labels = post.data["x_train"], post.data["labels_train"]
+            order = np.argsort(labels, kind="stable")
+            ks = []
+            for k in range(len(post.chains)):
+                act = post.activity(k, x[order])
+                ks.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
+            kernel = np.mean(ks, 0)
+            ax.imshow(kernel, cmap="viridis")
+            align = coding.kernel_alignment(kernel, labels[order], post.n_classes)
+            ax.set_title(f"{nl}, {sc}\nalignment {align:.2f}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax = axes[-1, j]
+        if example is None:
+            ax.set_axis_off()
+            continue
+        x, labels = example.data["x_train"], example.data["labels_train"]
+        order = np.argsort(labels, kind="stable")
+        cfg = example.config
+        gp = coding.nngp_kernel(x[order], x[order], nl, cfg["task_spec"]["depth"], cfg["prior"]["sigma_w2"])
+        ax.imshow(gp, cmap="viridis")
+        ax.set_title(f"{nl}, closed form (prior, N→∞)\nalignment "
+                     f"{coding.kernel_alignment(gp, labels[order], example.n_classes):.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def generalisation_figure(table: pd.DataFrame, task: str) -> plt.Figure:
+    """Test error per class of the posterior-mean network (each scaling) and of the lazy
+    Gaussian-process baseline, one panel per nonlinearity."""
+    sub = table[table["task"] == task]
+    nls = list(dict.fromkeys(sub["nonlinearity"]))
+    fig, axes = plt.subplots(1, len(nls), figsize=(3.4 * len(nls), 2.9), squeeze=False, sharey=True)
+    for ax, nl in zip(axes[0], nls):
+        s = sub[sub["nonlinearity"] == nl]
+        classes = np.sort(s["class"].unique())
+        series = [(f"network, {sc}", s[(s["model"] == "network") & (s["scaling"] == sc)])
+                  for sc in dict.fromkeys(s["scaling"])]
+        gp = s[s["model"] == "gp_lazy"].drop_duplicates("class")
+        series.append(("lazy GP (closed form)", gp))
+        width = 0.8 / len(series)
+        for k, (name, rows) in enumerate(series):
+            rows = rows.set_index("class").reindex(classes)
+            ax.bar(np.arange(len(classes)) + (k - (len(series) - 1) / 2) * width, rows["test_error"], width,
+                   label=name, color=f"C{k}")
+        ax.set_xticks(np.arange(len(classes)))
+        ax.set_xticklabels(classes)
+        ax.set_xlabel("class")
+        ax.set_title(nl, fontsize=9)
+    axes[0, 0].set_ylabel("test error")
+    axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def traces_figure(posteriors: list) -> plt.Figure:
+    """Training mean squared error along every chain (one line per chain), the burn-in shaded;
+    chains that sample the same posterior settle on the same level."""
+    nls, scs, by = _grid(posteriors)
+    fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 2.4 * len(scs)), squeeze=False,
+                             sharex=True)
+    for i, sc in enumerate(scs):
+        for j, nl in enumerate(nls):
+            ax = axes[i, j]
+            post = by.get((nl, sc))
+            if post is None:
+                ax.set_axis_off()
+                continue
+            for k, chain in enumerate(post.chains):
+                ax.plot(chain["trace_step"], chain["trace_mse"], lw=0.8, color=f"C{k}", label=f"chain {k}")
+            ax.axvspan(0, post.config["sampler"]["burn_in"], color="0.9", zorder=0)
+            ax.set_yscale("log")
+            ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[i, 0].set_ylabel("training MSE")
+    for ax in axes[-1]:
+        ax.set_xlabel("Langevin step")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, task: str,
+                        readout_png, maps_png, kernels_png, generalisation_png, traces_png,
+                        threshold: float = 0.5) -> None:
+    """The five figures of one task, from its posterior files and the per-class table."""
+    posteriors = [coding.read_posterior(p) for p in posterior_paths]
+    save_figure(readout_histograms_figure(posteriors), readout_png)
+    save_figure(activation_maps_figure(posteriors, threshold), maps_png)
+    save_figure(kernels_figure(posteriors), kernels_png)
+    save_figure(generalisation_figure(pd.read_csv(generalisation_csv), task), generalisation_png)
+    save_figure(traces_figure(posteriors), traces_png)
