@@ -61,8 +61,16 @@ def test_outputs_and_tables(finished_run):
     assert row["I_XT_bits_mean"].item() == pytest.approx(sub["I_XT_bits"].mean())
     assert row["I_XT_bits_sem"].item() == pytest.approx(sub["I_XT_bits"].std(ddof=1) / np.sqrt(2))
     figures = sorted((work / "results/figures/information_plane/main").rglob("*.png"))
-    assert len(figures) == 4 * len(estimators) + 1
+    # an information plane per activation x initialisation x estimator, the training curves, and
+    # a compression figure per estimator
+    assert len(figures) == 4 * len(estimators) + 1 + len(estimators)
     assert all(f.stat().st_size > 10_000 for f in figures)
+    scores = pd.read_csv(work / "results/tables/information_plane_compression.csv")
+    assert len(scores) == len(runs.groupby(["run", "estimator", "layer"]))
+    assert (scores["compression_bits"] >= 0).all() and scores["test_acc"].between(0, 1).all()
+    cells = pd.read_csv(work / "results/tables/compression_generalisation.csv")
+    assert set(cells["n_runs"]) == {2} and cells["r_low_test_acc"].isna().all()  # no interval from 2 runs
+    assert cells.groupby(["activation", "initialisation", "estimator"])["last_hidden"].sum().eq(1).all()
     history = pd.read_csv(work / "results/tables/information_plane_history.csv")
     assert set(history["epoch"]) == set(range(13))
     with h5py.File(work / "results/runs/information_plane/main/tanh-truncnorm-s0/activations.h5") as h:
