@@ -151,9 +151,8 @@ def test_download_success_converts_through_torchvision(tmp_path, mnist_files):
 def test_checksum_mismatch_names_file_checksums_and_fix(tmp_path, mnist_files):
     files, _, _ = mnist_files
     table = _table(files)
-    with _Server(files) as server:
-        with pytest.raises(DownloadError) as info:
-            download_dataset("mnist", tmp_path / "dl", [server.url("corrupt")], files=table)
+    with _Server(files) as server, pytest.raises(DownloadError) as info:
+        download_dataset("mnist", tmp_path / "dl", [server.url("corrupt")], files=table)
     message = str(info.value)
     first = table[0]
     actual = hashlib.md5(bytes([files[first.filename][0] ^ 0xFF]) + files[first.filename][1:]).hexdigest()
@@ -167,9 +166,8 @@ def test_checksum_mismatch_names_file_checksums_and_fix(tmp_path, mnist_files):
 def test_server_error_leaves_nothing(tmp_path, mnist_files, mode, expected):
     files, _, _ = mnist_files
     output = tmp_path / "mnist.npz"
-    with _Server(files) as server:
-        with pytest.raises(DownloadError, match=expected):
-            _save_with_table(files, output, tmp_path / "dl", [server.url(mode)])
+    with _Server(files) as server, pytest.raises(DownloadError, match=expected):
+        _save_with_table(files, output, tmp_path / "dl", [server.url(mode)])
     assert not output.exists()
     assert _complete_looking(tmp_path) == []
 
@@ -177,9 +175,8 @@ def test_server_error_leaves_nothing(tmp_path, mnist_files, mode, expected):
 def test_interrupted_transfer_leaves_nothing(tmp_path, mnist_files):
     files, _, _ = mnist_files
     first = next(iter(files))
-    with _Server(files) as server:
-        with pytest.raises(DownloadError) as info:
-            fetch_file(_table(files)[0], [server.url("cut")], tmp_path / "dl")
+    with _Server(files) as server, pytest.raises(DownloadError) as info:
+        fetch_file(_table(files)[0], [server.url("cut")], tmp_path / "dl")
     half, full = len(files[first]) // 2, len(files[first])
     assert f"received {half} of {full} bytes" in str(info.value)
     assert _complete_looking(tmp_path) == []
