@@ -158,7 +158,7 @@ def test_checksum_mismatch_names_file_checksums_and_fix(tmp_path, mnist_files):
     actual = hashlib.md5(bytes([files[first.filename][0] ^ 0xFF]) + files[first.filename][1:]).hexdigest()
     assert first.filename in message
     assert f"expected {first.checksum}, got {actual}" in message
-    assert "datasets.mirrors" in message and "choose another mirror" in message
+    assert "datasets.mirrors.mnist" in message and "choose another mirror" in message
     assert _complete_looking(tmp_path / "dl") == []
 
 

@@ -126,11 +126,13 @@ def _transfer(location: str, target: Path, timeout: float) -> None:
         raise OSError(f"transfer interrupted: received {received} of {int(expected)} bytes")
 
 
-def fetch_file(file: RemoteFile, mirrors, directory: str | os.PathLike, *, timeout: float = 60.0) -> Path:
+def fetch_file(file: RemoteFile, mirrors, directory: str | os.PathLike, *, timeout: float = 60.0,
+               config_key: str = "datasets.mirrors") -> Path:
     """Return ``directory/file.filename`` with the expected checksum, downloading it if needed.
 
     Mirrors are tried in order. Each transfer goes to ``<filename>.part``, which is renamed only
-    when complete and verified, and removed otherwise.
+    when complete and verified, and removed otherwise. ``config_key`` is where the user sets
+    the mirrors, for the message.
 
     Raises
     ------
@@ -178,7 +180,7 @@ def fetch_file(file: RemoteFile, mirrors, directory: str | os.PathLike, *, timeo
         f"could not get {file.filename} ({file.algorithm} {file.checksum}) into {dest}; no file was kept. "
         f"Tried:\n{tried}\n"
         f"To fix: if a mirror is down or unreachable, list another under the config key "
-        f"datasets.mirrors (a base URL, a file:// URL or a local directory holding {file.filename}); "
+        f"{config_key} (a base URL, a file:// URL or a local directory holding {file.filename}); "
         f"a checksum mismatch means that mirror serves a corrupted or different file: choose another "
         f"mirror or replace the copy in your local directory, then rerun."
     )
@@ -188,7 +190,8 @@ def fetch_source(source: Source, directory: str | os.PathLike, mirrors=None, *, 
     """Fetch every file of ``source`` into ``directory``; ``mirrors`` (if given and non-empty)
     replace the source's own."""
     mirrors = list(mirrors) if mirrors else list(source.mirrors)
-    return [fetch_file(f, mirrors, directory, timeout=timeout) for f in source.files]
+    key = f"datasets.mirrors.{source.name}"
+    return [fetch_file(f, mirrors, directory, timeout=timeout, config_key=key) for f in source.files]
 
 
 def _from_mnist_like(name: str, directory: Path, files: list[Path]) -> Dataset:
