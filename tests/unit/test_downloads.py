@@ -246,3 +246,39 @@ def _save_with_table(files, output, directory, mirrors):
     from layerinfo.datasets import save_dataset
 
     save_dataset(download_dataset("mnist", directory, mirrors, files=_table(files)), output)
+
+
+def test_cifar10_archive_through_torchvision_keeps_channel_major_pixels(tmp_path, monkeypatch):
+    """A fake CIFAR-10 archive (2 images per batch); torchvision's per-batch MD5 table is pointed
+    at the fake batches through its documented class attributes."""
+    import io
+    import pickle
+    import tarfile
+
+    from torchvision.datasets import CIFAR10
+
+    rng = np.random.default_rng(1)
+    batches, members = {}, {}
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        batches[name] = (rng.integers(0, 256, size=(2, 3072), dtype=np.uint8), rng.integers(0, 10, size=2).tolist())
+        members[name] = pickle.dumps({"data": batches[name][0], "labels": batches[name][1]})
+    members["batches.meta"] = pickle.dumps({"label_names": [f"class{i}" for i in range(10)]})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    archive = buffer.getvalue()
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in members.items()}
+    monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)])
+    monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
+    monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names", "md5": md5["batches.meta"]})
+    table = [RemoteFile("cifar-10-python.tar.gz", hashlib.md5(archive).hexdigest())]
+    with _Server({"cifar-10-python.tar.gz": archive}) as server:
+        dataset = download_dataset("cifar10", tmp_path / "dl", [server.url("good")], files=table)
+    order = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
+    expected = np.concatenate([batches[name][0] for name in order])
+    assert dataset.inputs.shape == (12, 3072) and dataset.n_classes == 10
+    np.testing.assert_allclose(dataset.inputs, expected / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(dataset.labels, sum((batches[name][1] for name in order), []))
