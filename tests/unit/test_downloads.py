@@ -281,4 +281,4 @@ def test_cifar10_archive_through_torchvision_keeps_channel_major_pixels(tmp_path
     expected = np.concatenate([batches[name][0] for name in order])
     assert dataset.inputs.shape == (12, 3072) and dataset.n_classes == 10
     np.testing.assert_allclose(dataset.inputs, expected / 255.0, rtol=1e-6)
-    np.testing.assert_array_equal(dataset.labels, sum((batches[name][1] for name in order), []))
+    np.testing.assert_array_equal(dataset.labels, [label for name in order for label in batches[name][1]])
