@@ -166,6 +166,9 @@ def fetch_file(file: RemoteFile, mirrors, directory: str | os.PathLike, *, timeo
             problems.append(f"{location}: {err}")
             log.warning("%s: %s", location, err)
             continue
+        except BaseException:  # interrupted (Ctrl-C, job killed): leave no partial file
+            part.unlink(missing_ok=True)
+            raise
         actual = file_checksum(part, file.algorithm)
         if actual != file.checksum:
             part.unlink()
