@@ -278,3 +278,11 @@ def relevance_section(wildcards):
 def relevance_dataset(wildcards):
     """The dataset the DBN is trained on."""
     return f"resources/datasets/{study_section('relevance')['dataset']}.npz"
+
+
+# Downloads (rules/data.smk)
+
+
+def download_directory(wildcards):
+    """Where the files of one downloaded dataset are kept (verified copies are reused)."""
+    return f"resources/downloads/{wildcards.name}"

@@ -1,4 +1,9 @@
-# Datasets -> resources/datasets/. The only rules that may reach the network live here.
+# Datasets -> resources/datasets/. dataset_download is the only rule that reaches the network;
+# it runs on the submitting host (localrules), so cluster compute nodes need no internet.
+
+
+localrules:
+    dataset_download,
 
 
 # Datasets made without the network: generated in code (tishby) or bundled with a pinned
@@ -14,3 +19,21 @@ rule dataset_builtin:
         "../envs/layerinfo.yaml"
     script:
         "../scripts/make_dataset.py"
+
+
+# Datasets downloaded into resources/downloads/{name}/ (every file checked against its MD5 or
+# SHA-256) and converted: MNIST, Fashion-MNIST, CIFAR-10 via torchvision's classes, and the
+# published var_u.mat (checked bit for bit against the tishby generator).
+rule dataset_download:
+    output:
+        "resources/datasets/{name}.npz",
+    log:
+        "logs/datasets/{name}.log",
+    wildcard_constraints:
+        name="mnist|fashion_mnist|cifar10|tishby_published",
+    conda:
+        "../envs/layerinfo.yaml"
+    params:
+        directory=download_directory,
+    script:
+        "../scripts/download_dataset.py"

@@ -1,5 +1,6 @@
 """Rule train: train every seed of one experiment x activation x initialisation together."""
 
+from layerinfo.devices import stage_device
 from layerinfo.jobs import job_log
 from layerinfo.training import train_runs
 
@@ -8,7 +9,9 @@ with job_log(snakemake.log[0], snakemake.threads):
         snakemake.params.runs,
         snakemake.input.dataset,
         list(snakemake.output),
+        # runtime settings are read from the config, not params: changing them must not rerun
+        # finished training (the device used is recorded in each activation file)
+        device=stage_device(snakemake.config, "train"),
         checkpoint=snakemake.params.checkpoint,
-        # read from the config, not a param: changing it must not rerun finished training
         checkpoint_seconds=snakemake.config["runtime"]["checkpoint_seconds"],
     )

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import torch
 
 from layerinfo.h5io import open_activations
 from layerinfo.information import check_method, information_plane_many
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 RUN_COLUMNS = ["study", "experiment", "run", "activation", "initialisation", "seed"]
 ROW_COLUMNS = [*RUN_COLUMNS, "epoch", "layer", "layer_name", "units", "estimator", "method", "params",
-               "I_XT_bits", "I_TY_bits"]
+               "I_XT_bits", "I_TY_bits", "device"]
 
 
 def _natural_lower(layer_activation: str) -> float:
@@ -41,8 +42,11 @@ def estimator_params(spec: dict, layer_activation: str) -> tuple[str, dict]:
     return method, params
 
 
-def estimate_run(path: str | os.PathLike, estimators: dict[str, dict]) -> pd.DataFrame:
+def estimate_run(path: str | os.PathLike, estimators: dict[str, dict], device: str = "cpu") -> pd.DataFrame:
     """One row per snapshot epoch x layer x estimator, with I(X;T) and I(T;Y) in bits.
+
+    ``device`` (``"cpu"`` or ``"cuda"``) runs the KDE-family estimators there; it is recorded
+    in the ``device`` column.
 
     Snapshots are read one (epoch, layer) slab at a time, so memory does not grow
     with the number of epochs.
@@ -72,12 +76,13 @@ def estimate_run(path: str | os.PathLike, estimators: dict[str, dict]) -> pd.Dat
                         f"{path}: layer {layer} ({spec['name']}) has NaN or infinite activations at epoch "
                         f"{int(f.epochs[e])}; the training run diverged"
                     )
-                values = information_plane_many(t, f.labels, requests[layer])
+                values = information_plane_many(t, f.labels, requests[layer], device)
                 for name, (method, _) in requests[layer].items():
                     rows.append({
                         **run, "epoch": int(f.epochs[e]), "layer": layer, "layer_name": spec["name"],
                         "units": spec["units"], "estimator": name, "method": method,
                         "params": params_json[layer][name],
                         "I_XT_bits": values[name]["I_XT"], "I_TY_bits": values[name]["I_TY"],
+                        "device": str(torch.device(device)),
                     })
     return pd.DataFrame(rows, columns=ROW_COLUMNS)

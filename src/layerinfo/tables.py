@@ -29,7 +29,8 @@ def read_csvs(paths) -> pd.DataFrame:
 def aggregate_over_seeds(rows: pd.DataFrame, values=VALUE_COLUMNS, by=GROUP_COLUMNS) -> pd.DataFrame:
     """Mean, standard error (ddof=1; NaN for a single seed) and count of ``values`` over seeds.
 
-    Output columns: ``by``, then ``{value}_mean``, ``{value}_sem`` for each value, and ``n_seeds``.
+    Output columns: ``by``, then ``{value}_mean``, ``{value}_sem`` for each value, ``n_seeds``, and
+    ``device`` (the devices of the group's rows, comma-separated) when ``rows`` has that column.
     """
     grouped = rows.groupby(list(by), sort=True, dropna=False)
     out = grouped[list(values)].agg(["mean", "std", "count"])
@@ -40,6 +41,9 @@ def aggregate_over_seeds(rows: pd.DataFrame, values=VALUE_COLUMNS, by=GROUP_COLU
         with np.errstate(invalid="ignore", divide="ignore"):
             result[f"{value}_sem"] = out[(value, "std")].to_numpy() / np.sqrt(n)
     result["n_seeds"] = n
+    if "device" in rows.columns:
+        # where the seeds were computed (several if they ran on different devices)
+        result["device"] = grouped["device"].agg(lambda d: ",".join(sorted(set(map(str, d))))).to_numpy()
     return result
 
 
@@ -51,6 +55,7 @@ def histories(paths) -> pd.DataFrame:
             hist = f.history()
             cfg = f.config
             frame = pd.DataFrame({k: hist[k] for k in ("epoch", *HISTORY_COLUMNS)})
+            frame["device"] = str(f.attrs.get("device", ""))
             frame.insert(0, "seed", int(f.attrs.get("seed", -1)))
             frame.insert(0, "initialisation", cfg.get("initialisation", {}).get("name", ""))
             frame.insert(0, "activation", cfg.get("activation", ""))

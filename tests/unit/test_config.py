@@ -46,7 +46,7 @@ BAD = [
     ((IP, "seeds"), [], ["information_plane.seeds", "should be non-empty"]),
     ((IP, "seeds"), [0, 0], ["information_plane.seeds", "seeds repeat"]),
     ((IP, "hidden_widths"), [10, 0], ["information_plane.hidden_widths[1]", "must be >= 1"]),
-    ((IP, "dataset", "name"), "mnist", ["information_plane.dataset.name", "allowed values: tishby"]),
+    ((IP, "dataset", "name"), "imagenet", ["information_plane.dataset.name", "allowed values: tishby, digits, mnist"]),
     ((IP, "dataset", "test_fraction"), 1.5, ["information_plane.dataset.test_fraction", "must be < 1"]),
     ((IP, "snapshots"), _DELETE, ["information_plane", "missing required key(s): snapshots"]),
     ((IP, "estimators", "kde_upper", "noise_variance"), -0.1, ["information_plane.estimators.kde_upper.noise_variance", "must be > 0"]),

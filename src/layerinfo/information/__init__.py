@@ -74,8 +74,11 @@ def information_plane(activations, labels, method: str, **params) -> dict[str, f
     return _estimate(t, y, method, params)
 
 
-def information_plane_many(activations, labels, estimators: dict[str, tuple[str, dict]]) -> dict[str, dict]:
+def information_plane_many(activations, labels, estimators: dict[str, tuple[str, dict]],
+                           device: str = "cpu") -> dict[str, dict]:
     """Several estimators on one layer: ``{name: (method, params)}`` -> ``{name: {I_XT, I_TY}}``.
+
+    ``device`` is the torch device of the KDE-family arithmetic (float64 on any device).
 
     Same values as calling :func:`information_plane` for each, but the KDE-family
     estimators that act on the activations as they are (``kde_upper``, ``kde_lower``,
@@ -87,16 +90,16 @@ def information_plane_many(activations, labels, estimators: dict[str, tuple[str,
         params = check_method(method, params)
         width = kde.kernel_width(method, params, t)
         if width is None:
-            results[name] = _estimate(t, y, method, params)
+            results[name] = _estimate(t, y, method, params, device)
         else:
             shared.append((name, width))
     if shared:
-        values = kde.kernel_information(t, y, [width for _, width in shared])
+        values = kde.kernel_information(t, y, [width for _, width in shared], device)
         results.update(zip((name for name, _ in shared), values))
     return {name: results[name] for name in estimators}
 
 
-def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict) -> dict[str, float]:
+def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict, device: str = "cpu") -> dict[str, float]:
     if method == "bins_fixed":
         return binning.binned_information(binning.codes_fixed(t, params["n_bins"]), y)
     if method == "bins_width":
@@ -104,5 +107,5 @@ def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict) -> dict[s
     if method == "ebab":
         return binning.binned_information(binning.codes_ebab(t, params["n_bins"], params["lower"]), y)
     if method in ("kde_upper", "kde_lower"):
-        return kde.kde_information(t, y, params["noise_variance"], bound=method[4:])
-    return kde.akde_information(t, y, **params)
+        return kde.kde_information(t, y, params["noise_variance"], bound=method[4:], device=device)
+    return kde.akde_information(t, y, **params, device=device)

@@ -110,7 +110,7 @@ def save_spectra(jacobian_csv, spectra_npz, output) -> None:
 
     table = pd.read_csv(jacobian_csv)
     with np.load(spectra_npz, allow_pickle=False) as data:
-        spectra = {k: data[k] for k in data.files}
+        spectra = {k: data[k] for k in data.files if k != "device"}
     phi, sigma_b = table["nonlinearity"].iloc[0], table["sigma_b"].iloc[0]
     title = f"Jacobian singular values at initialisation: {phi}, σ_b = {sigma_b:g}, width {table['width'].iloc[0]}"
     figure = spectra_figure(spectra, sorted(table["sigma_w"].unique()), sorted(table["depth"].unique()), title)

@@ -106,7 +106,8 @@ def jacobian_table(section: dict, device: str = "cpu") -> tuple[pd.DataFrame, di
     first pre-activations at the length fixed point q* (input variance (q* - sigma_b^2) /
     sigma_w^2, as in Pennington et al. 2017), so that every layer sits at q*. The spectra
     dictionary maps ``"{init}/{sigma_w:.6g}/{depth}"`` to all singular values pooled over
-    seeds and inputs.
+    seeds and inputs. ``device`` (``"cpu"`` or ``"cuda"``) is where the networks run; it is
+    recorded in the ``device`` column.
     """
     phi, sigma_b = section["nonlinearity"], float(section["sigma_b"])
     spec = section["networks"]["jacobian"]
@@ -125,7 +126,7 @@ def jacobian_table(section: dict, device: str = "cpu") -> tuple[pd.DataFrame, di
                 spectra[key] = np.concatenate([spectra.get(key, np.empty(0)), s])
                 rows.append({"init": init, "nonlinearity": phi, "sigma_w": sigma_w, "critical": critical,
                              "sigma_b": sigma_b, "depth": depth, "width": width, "seed": seed, "input": point,
-                             **spectrum_statistics(s)})
+                             **spectrum_statistics(s), "device": str(torch.device(device))})
     return pd.DataFrame(rows), spectra
 
 
@@ -154,7 +155,8 @@ def information_table(section: dict, device: str = "cpu") -> pd.DataFrame:
     ``samples`` inputs of the nonlinear network, noise variance noise_std^2: X uniform over
     those inputs, so at most log2(samples) bits), ``linearised`` (closed form of the channel
     linearised at each of the first ``linearisation_points`` inputs, averaged) and
-    ``mean_field`` (:func:`mean_field_information`, the same for both inits).
+    ``mean_field`` (:func:`mean_field_information`, the same for both inits). ``device``
+    (``"cpu"`` or ``"cuda"``) is where the networks and the KDE run; column ``device``.
     """
     phi, sigma_b = section["nonlinearity"], float(section["sigma_b"])
     spec = section["networks"]["information"]
@@ -163,7 +165,7 @@ def information_table(section: dict, device: str = "cpu") -> pd.DataFrame:
     cells = list(_network_cells(section))
     rows = []
     base = {"nonlinearity": phi, "sigma_b": sigma_b, "width": width, "input_std": input_std,
-            "noise_std": noise_std, "samples": n}
+            "noise_std": noise_std, "samples": n, "device": str(torch.device(device))}
     mean_field = {}
     for init, sigma_w, critical, seed in progress(cells, desc="channel information", total=len(cells)):
         generator = torch.Generator().manual_seed(seed)
@@ -217,9 +219,10 @@ def training_runs(section: dict) -> list[dict]:
     return runs
 
 
-def write_spectra(spectra: dict[str, np.ndarray], path) -> None:
-    """Jacobian spectra as ``.npz`` (one array per init/sigma_w/depth), written atomically."""
+def write_spectra(spectra: dict[str, np.ndarray], path, device: str = "cpu") -> None:
+    """Jacobian spectra as ``.npz`` (one array per init/sigma_w/depth, and the string ``device``
+    they were computed on), written atomically."""
     from layerinfo.h5io import atomic_path
 
     with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **spectra)
+        np.savez(fh, **spectra, device=np.array(str(torch.device(device))))

@@ -1,0 +1,17 @@
+"""Rule dataset_download: fetch a dataset's files (checksums verified) and write its .npz."""
+
+from layerinfo.datasets.download import download_and_save
+from layerinfo.jobs import job_log
+
+# Mirrors and timeout are read from the config, not params: changing them changes no result
+# (every file is checked against its checksum), so it must not rerun the rule.
+settings = snakemake.config["datasets"]
+with job_log(snakemake.log[0]) as log:
+    download_and_save(
+        snakemake.wildcards.name,
+        snakemake.output[0],
+        snakemake.params.directory,
+        settings["mirrors"].get(snakemake.wildcards.name, []),
+        timeout=settings["timeout_seconds"],
+    )
+    log.info("wrote %s", snakemake.output[0])
