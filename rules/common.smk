@@ -25,6 +25,16 @@ except lconfig.ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 STUDY = lconfig.STUDY
+
+
+def stage_image(stage):
+    """Apptainer image of ``stage`` (data, compute or figures) from ``runtime.containers``.
+
+    Used only with ``--sdm apptainer``; containers/<stage>.def builds it.
+    """
+    return config["runtime"]["containers"][stage]
+
+
 RUNS = lconfig.runs(config)
 EXPERIMENTS = config[STUDY]["experiments"]
 ESTIMATORS = list(config[STUDY]["estimators"])

@@ -12,6 +12,8 @@ rule estimate:
         "benchmarks/estimate/{study}/{experiment}/{activation}-{init}-s{seed}.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     resources:
         mem_mb=2000,
@@ -31,6 +33,8 @@ rule aggregate_information_plane:
         f"logs/aggregate_{STUDY}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/aggregate.py"
 
@@ -44,5 +48,7 @@ rule training_history:
         f"logs/training_history_{STUDY}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/history.py"

@@ -36,9 +36,9 @@ def test_locks_hold_the_pins_of_requirements_txt():
                   if p and not p.startswith("#")]
         for name in needed:
             version = pins[name.lower()]
-            assert re.search(rf"^{re.escape(name.lower())}=={re.escape(version)} \\$", lock, re.M | re.I), (stage, name)
+            assert re.search(rf"^{re.escape(name.lower())}=={re.escape(version)} \\$", lock, re.MULTILINE | re.IGNORECASE), (stage, name)
     # torch, the GPU package, is locked with its CUDA runtime wheels (one image serves GPU and CPU)
-    assert re.search(r"^nvidia-\S+==", (ROOT / "containers" / "compute.lock").read_text(), re.M)
+    assert re.search(r"^nvidia-\S+==", (ROOT / "containers" / "compute.lock").read_text(), re.MULTILINE)
 
 
 def _edit(path, old, new, count=1):
