@@ -94,3 +94,30 @@ def test_planted_defect_fails_the_check(tree, defect, expected, capsys):
     # the other stages are untouched by a defect in compute's own files
     if "requirements" not in str(expected):
         assert check_recipe(tree / "containers" / "data.def") == []
+
+
+@pytest.mark.parametrize("image", ["docker://ghcr.io/example/layerinfo:latest", "containers/compute.img",
+                                   "docker://ghcr.io/example/layerinfo@sha256:abc"])
+def test_config_refuses_an_image_not_pinned_by_digest(image):
+    import yaml
+
+    from layerinfo.config import ConfigError, validate_config
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["runtime"]["containers"]["compute"] = image
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, ROOT / "schemas" / "config.schema.yaml")
+    message = str(error.value)
+    assert "runtime.containers.compute" in message and "pinned by digest" in message
+    assert repr(image) in message
+
+
+def test_config_accepts_sif_paths_and_digest_pinned_images():
+    import yaml
+
+    from layerinfo.config import validate_config
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["runtime"]["containers"]["compute"] = "docker://ghcr.io/example/layerinfo@sha256:" + "0" * 64
+    validate_config(config, ROOT / "schemas" / "config.schema.yaml")
+    assert config["runtime"]["containers"]["figures"] == "containers/figures.sif"
