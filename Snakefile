@@ -14,6 +14,12 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+# Image of rules that name none (the dataset rules); the others pick their stage's image.
+container: stage_image("data")
+
+
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/estimate.smk"

@@ -20,6 +20,8 @@ rule coding_sample:
         scaling="feature|lazy",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     params:
         run=coding_run_config,
@@ -40,6 +42,8 @@ rule coding_table:
         "benchmarks/coding/table.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     params:
         threshold=coding_threshold,
@@ -67,6 +71,8 @@ rule coding_figures:
         "logs/coding/figures/{task}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     threads: 1
     params:
         threshold=coding_threshold,

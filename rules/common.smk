@@ -8,7 +8,10 @@ from snakemake.exceptions import WorkflowError
 # The workflow and its jobs import the package from this checkout, whatever environment
 # runs them (a .venv with the package installed, a conda env, a container, a SLURM job that
 # inherits the submitting environment). The workflow sets PYTHONPATH; it reads nothing from it.
-SRC = os.path.join(workflow.basedir, "src")
+# The checkout is found from this file, not from the main Snakefile, so that another Snakefile
+# may include the workflow (the SLURM test does).
+ROOT = os.path.dirname(workflow.current_basedir)
+SRC = os.path.join(ROOT, "src")
 sys.path.insert(0, SRC)
 os.environ.update(
     PYTHONPATH=os.pathsep.join([SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
@@ -17,13 +20,21 @@ os.environ.update(
 from layerinfo import config as lconfig
 
 try:
-    lconfig.validate_config(
-        config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
-    )
+    lconfig.validate_config(config, os.path.join(ROOT, "schemas", "config.schema.yaml"))
 except lconfig.ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 STUDY = lconfig.STUDY
+
+
+def stage_image(stage):
+    """Apptainer image of ``stage`` (data, compute or figures) from ``runtime.containers``.
+
+    Used only with ``--sdm apptainer``; containers/<stage>.def builds it.
+    """
+    return config["runtime"]["containers"][stage]
+
+
 RUNS = lconfig.runs(config)
 EXPERIMENTS = config[STUDY]["experiments"]
 ESTIMATORS = list(config[STUDY]["estimators"])

@@ -12,6 +12,8 @@ rule estimate:
         "benchmarks/estimate/{study}/{experiment}/{activation}-{init}-s{seed}.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     resources:
         mem_mb=2000,
@@ -31,6 +33,8 @@ rule aggregate_information_plane:
         f"logs/aggregate_{STUDY}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/aggregate.py"
 
@@ -44,6 +48,8 @@ rule training_history:
         f"logs/training_history_{STUDY}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/history.py"
 
@@ -59,5 +65,7 @@ rule compression_generalisation:
         f"logs/compression_generalisation_{STUDY}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/compression.py"

@@ -23,6 +23,8 @@ rule information_plane_figures:
         f"logs/figures/{STUDY}/{{experiment}}/{{activation}}-{{init}}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     params:
         estimators=ESTIMATORS,
     script:
@@ -43,6 +45,8 @@ rule training_curves:
         f"logs/figures/{STUDY}/{{experiment}}/training_curves.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     script:
         "../scripts/plot_training_curves.py"
 
@@ -65,6 +69,8 @@ rule compression_figures:
         f"logs/figures/{STUDY}/{{experiment}}/compression.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     params:
         estimators=ESTIMATORS,
     script:

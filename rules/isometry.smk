@@ -13,6 +13,8 @@ rule isometry_meanfield:
         "benchmarks/isometry/meanfield.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     params:
         section=isometry_meanfield_params,
     script:
@@ -29,6 +31,8 @@ rule isometry_jacobian:
         "benchmarks/isometry/jacobian.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     params:
         section=isometry_network_params("jacobian"),
@@ -45,6 +49,8 @@ rule isometry_information:
         "benchmarks/isometry/information.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     params:
         section=isometry_network_params("information"),
@@ -66,6 +72,8 @@ rule isometry_phase_diagram:
         "logs/isometry/phase_diagram.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     params:
         figure="phase_diagram",
     script:
@@ -86,6 +94,8 @@ rule isometry_spectra_figure:
         "logs/isometry/jacobian_spectra.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     params:
         figure="spectra",
     script:
@@ -105,6 +115,8 @@ rule isometry_information_figure:
         "logs/isometry/information_figure.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     params:
         figure="information",
     script:
@@ -125,6 +137,8 @@ rule isometry_train:
         "benchmarks/isometry/train/{activation}-{init}.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     resources:
         mem_mb=2000,
@@ -145,6 +159,8 @@ rule isometry_aggregate:
         "logs/isometry/aggregate.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/aggregate.py"
 
@@ -158,6 +174,8 @@ rule isometry_history:
         "logs/isometry/training_history.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     script:
         "../scripts/history.py"
 
@@ -176,6 +194,8 @@ rule isometry_training_curves:
         "logs/isometry/{experiment}/training_curves.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     script:
         "../scripts/plot_training_curves.py"
 
@@ -198,6 +218,8 @@ rule isometry_information_planes:
         "logs/isometry/{experiment}/{activation}-{init}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     params:
         estimators=list(ISOMETRY.get("training", {}).get("estimators", {})),
     script:

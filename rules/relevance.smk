@@ -19,6 +19,8 @@ rule relevance_train_dbn:
         "benchmarks/relevance/train_dbn.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     resources:
         mem_mb=2000,
@@ -41,6 +43,8 @@ rule relevance_generate:
         "benchmarks/relevance/generate.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     resources:
         mem_mb=2000,
@@ -63,6 +67,8 @@ rule relevance_table:
         "benchmarks/relevance/table.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     params:
         section=relevance_section,
@@ -97,6 +103,8 @@ rule relevance_figures:
         "logs/relevance/figures.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     script:
         "../scripts/relevance_figures.py"
 
@@ -112,6 +120,8 @@ rule relevance_trajectories:
         "benchmarks/relevance/trajectories.tsv"
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     script:
         "../scripts/relevance_trajectories.py"
@@ -131,6 +141,8 @@ rule relevance_trajectory_figure:
         "logs/relevance/trajectories_{experiment}.log",
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
     script:
         "../scripts/plot_relevance_trajectories.py"
 

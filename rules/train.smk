@@ -19,6 +19,8 @@ rule train:
         study=STUDY,
     conda:
         "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
     threads: 1
     resources:
         mem_mb=2000,

@@ -65,7 +65,8 @@ def format_schema_error(error) -> str:
     elif kind in ("minItems", "maxItems", "uniqueItems"):
         message = f"{error.message}"
     elif kind == "pattern":
-        message = f"{value!r} does not match the allowed form {expected} (letters, digits, underscore)"
+        hint = " (letters, digits, underscore)" if expected == "^[A-Za-z0-9_]+$" else ""
+        message = f"{value!r} does not match the allowed form {expected}{hint}"
     elif kind == "oneOf":
         message = f"{value!r} is not allowed; expected {' or '.join(_describe(option) for option in expected)}"
     elif kind == "propertyNames":
