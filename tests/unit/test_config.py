@@ -79,6 +79,9 @@ def test_default_and_paper_configs_are_valid_and_defaults_filled():
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     validate_config(paper, SCHEMA)
     assert len(runs(paper)) >= 8 * 50
+    reduced = yaml.safe_load((ROOT / "config" / "reduced.yaml").read_text())
+    validate_config(reduced, SCHEMA)
+    assert len(runs(reduced)) == 2 * 2 * 10
 
 
 def test_runs_and_run_config():
