@@ -25,9 +25,8 @@ from layerinfo.datasets.download import (
 )
 from layerinfo.datasets.tishby import make_tishby
 
+# reference data beside the checkout (../shared/data), present where the project is developed
 VAR_U = Path(__file__).resolve().parents[3] / "shared" / "data" / "var_u.mat"
-if not VAR_U.exists():
-    VAR_U = Path("/work/shared/data/var_u.mat")
 
 
 def _idx_images(images):

@@ -17,8 +17,6 @@ from layerinfo.datasets.tishby import make_tishby
 ROOT = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).with_name("tiny.yaml")
 VAR_U = ROOT.parent / "shared" / "data" / "var_u.mat"
-if not VAR_U.exists():
-    VAR_U = Path("/work/shared/data/var_u.mat")
 pytestmark = pytest.mark.workflow
 
 

@@ -120,8 +120,7 @@ def linearised_information(layers, phi: str, x0: torch.Tensor, input_std: float,
 
         I(x; a^L + noise) = 1/2 log det(I + (input_std^2 / noise_std^2) J J^T).
     """
-    _, dfn = torch_nonlinearity(phi)
-    fn, _ = torch_nonlinearity(phi)
+    fn, dfn = torch_nonlinearity(phi)
     ratio = input_std**2 / noise_std**2
     a, jac, out = x0, None, {}
     wanted = {int(d) for d in depths}
