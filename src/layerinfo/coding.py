@@ -36,7 +36,7 @@ import torch
 from scipy import stats
 
 import layerinfo
-from layerinfo.h5io import atomic_path
+from layerinfo.h5io import atomic_path, open_checked
 from layerinfo.langevin import (
     NONLINEARITIES,
     SCALINGS,
@@ -499,23 +499,7 @@ class Posterior:
 def read_posterior(path: str | os.PathLike) -> Posterior:
     """Read a posterior file, refusing a missing, foreign, other-version or incomplete one."""
     path = Path(path)
-    if not path.exists():
-        raise PosteriorFileError(f"{path}: posterior file does not exist")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise PosteriorFileError(f"{path}: not a readable HDF5 file (truncated or corrupted?): {err}") from None
-    with handle:
-        fmt = handle.attrs.get("format")
-        if fmt != POSTERIOR_FORMAT:
-            raise PosteriorFileError(f"{path}: format is {fmt!r}, expected {POSTERIOR_FORMAT!r}; "
-                                     "not a layerinfo posterior file")
-        version = handle.attrs.get("format_version")
-        if version != POSTERIOR_FORMAT_VERSION:
-            raise PosteriorFileError(f"{path}: format_version {version} is not supported (this reader handles "
-                                     f"{POSTERIOR_FORMAT_VERSION}); regenerate the file")
-        if not handle.attrs.get("complete", False):
-            raise PosteriorFileError(f"{path}: file is incomplete (the writing job did not finish)")
+    with open_checked(path, POSTERIOR_FORMAT, POSTERIOR_FORMAT_VERSION, PosteriorFileError, "posterior") as handle:
         try:
             return Posterior(path, handle)
         except (KeyError, OSError, ValueError) as err:

@@ -244,6 +244,35 @@ class ActivationFile:
         return {k: self._f[f"history/{k}"][()] for k in keys}
 
 
+def open_checked(path: Path, fmt: str, version: int, error: type[Exception], kind: str) -> h5py.File:
+    """Open a layerinfo HDF5 file for reading after checking that it exists, is HDF5, carries
+    ``format`` ``fmt`` and ``format_version`` ``version``, and is complete.
+
+    Raises ``error`` naming the file and what is wrong (``kind``: "activation", "posterior").
+    The caller closes the returned file (``with open_checked(...) as handle``).
+    """
+    if not path.exists():
+        raise error(f"{path}: {kind} file does not exist")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise error(f"{path}: not a readable HDF5 file (truncated or corrupted?): {err}") from None
+    try:
+        found = handle.attrs.get("format")
+        if found != fmt:
+            raise error(f"{path}: format is {found!r}, expected {fmt!r}; not a layerinfo {kind} file")
+        found = handle.attrs.get("format_version")
+        if found != version:
+            raise error(f"{path}: format_version {found} is not supported (this reader handles {version}); "
+                        "regenerate the file with this version of layerinfo")
+        if not handle.attrs.get("complete", False):
+            raise error(f"{path}: file is incomplete (the writing job did not finish)")
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
 @contextlib.contextmanager
 def open_activations(path: str | os.PathLike) -> Iterator[ActivationFile]:
     """Open an activation file for reading, refusing anything that is not a complete one.
@@ -255,26 +284,7 @@ def open_activations(path: str | os.PathLike) -> Iterator[ActivationFile]:
         ``format``, unsupported ``format_version``, incomplete, or missing datasets.
     """
     path = Path(path)
-    if not path.exists():
-        raise ActivationFileError(f"{path}: activation file does not exist")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise ActivationFileError(
-            f"{path}: not a readable HDF5 file (truncated or corrupted?): {err}"
-        ) from None
-    with handle:
-        fmt = handle.attrs.get("format")
-        if fmt != FORMAT:
-            raise ActivationFileError(f"{path}: format is {fmt!r}, expected {FORMAT!r}; not a layerinfo activation file")
-        version = handle.attrs.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ActivationFileError(
-                f"{path}: format_version {version} is not supported (this reader handles {FORMAT_VERSION}); "
-                "regenerate the file with this version of layerinfo"
-            )
-        if not handle.attrs.get("complete", False):
-            raise ActivationFileError(f"{path}: file is incomplete (the writing job did not finish)")
+    with open_checked(path, FORMAT, FORMAT_VERSION, ActivationFileError, "activation") as handle:
         required = ["epochs", "probe/labels", "probe/train_mask", "layers", "history/epoch"]
         missing = [name for name in required if name not in handle]
         if missing:

@@ -80,6 +80,8 @@ def jacobian_singular_values(layers, phi: str, x: torch.Tensor, depths) -> dict[
         a = fn(h)
         if depth in wanted:
             out[depth] = torch.linalg.svdvals(jac)
+        if depth == max(wanted):
+            break
     return out
 
 
@@ -120,20 +122,9 @@ def linearised_information(layers, phi: str, x0: torch.Tensor, input_std: float,
 
         I(x; a^L + noise) = 1/2 log det(I + (input_std^2 / noise_std^2) J J^T).
     """
-    fn, dfn = torch_nonlinearity(phi)
     ratio = input_std**2 / noise_std**2
-    a, jac, out = x0, None, {}
-    wanted = {int(d) for d in depths}
-    for depth, (w, b) in enumerate(layers, start=1):
-        h = w @ a + b
-        m = dfn(h)[:, None] * w
-        jac = m if jac is None else m @ jac
-        a = fn(h)
-        if depth in wanted:
-            out[depth] = gaussian_channel_bits(torch.linalg.svdvals(jac), ratio)
-        if depth == max(wanted):
-            break
-    return out
+    spectra = jacobian_singular_values(layers, phi, x0, depths)
+    return {depth: gaussian_channel_bits(s, ratio) for depth, s in spectra.items()}
 
 
 def gaussian_channel_bits(singular_values, snr: float) -> float:
