@@ -23,29 +23,35 @@ def _grid(posteriors):
     return nls, scs, {(p.config["nonlinearity"], p.config["scaling"]): p for p in posteriors}
 
 
+def _panels(axes, nls, scs, by):
+    """(ax, nonlinearity, scaling, posterior) for each panel of the scaling x nonlinearity grid
+    that has a posterior; panels without one are switched off."""
+    for i, sc in enumerate(scs):
+        for j, nl in enumerate(nls):
+            post = by.get((nl, sc))
+            if post is None:
+                axes[i, j].set_axis_off()
+            else:
+                yield axes[i, j], nl, sc, post
+
+
 def readout_histograms_figure(posteriors: list) -> plt.Figure:
     """Histogram of the readout weights ``a_ir`` pooled over neurons, outputs, samples and chains,
     against the Gaussian of the same mean and variance; excess kurtosis in the title."""
     nls, scs, by = _grid(posteriors)
     fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 2.6 * len(scs)), squeeze=False)
-    for i, sc in enumerate(scs):
-        for j, nl in enumerate(nls):
-            ax = axes[i, j]
-            post = by.get((nl, sc))
-            if post is None:
-                ax.set_axis_off()
-                continue
-            a = np.concatenate([c["readout"].ravel() for c in post.chains])
-            density, _, _ = ax.hist(a, bins=60, density=True, color="C0", alpha=0.75)
-            grid = np.linspace(a.min(), a.max(), 200)
-            mu, sd = a.mean(), a.std()
-            ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=0.8)
-            stats = coding.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
-            ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\nexcess kurtosis {stats['readout_excess_kurtosis']:.2f}, "
-                         f"BC {stats['readout_bimodality']:.2f}", fontsize=8)
-            ax.set_xlabel("readout weight a")
-            ax.set_yscale("log")
-            ax.set_ylim(bottom=0.5 * density[density > 0].min(), top=2 * density.max())
+    for ax, nl, sc, post in _panels(axes, nls, scs, by):
+        a = np.concatenate([c["readout"].ravel() for c in post.chains])
+        density, _, _ = ax.hist(a, bins=60, density=True, color="C0", alpha=0.75)
+        grid = np.linspace(a.min(), a.max(), 200)
+        mu, sd = a.mean(), a.std()
+        ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=0.8)
+        stats = coding.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
+        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\nexcess kurtosis {stats['readout_excess_kurtosis']:.2f}, "
+                     f"BC {stats['readout_bimodality']:.2f}", fontsize=8)
+        ax.set_xlabel("readout weight a")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5 * density[density > 0].min(), top=2 * density.max())
     axes[0, 0].set_ylabel("density (log)")
     fig.tight_layout()
     return fig
@@ -101,28 +107,24 @@ def kernels_figure(posteriors: list) -> plt.Figure:
     kernel in the last row."""
     nls, scs, by = _grid(posteriors)
     fig, axes = plt.subplots(len(scs) + 1, len(nls), figsize=(2.8 * len(nls), 2.7 * (len(scs) + 1)), squeeze=False)
+    examples = {}  # nonlinearity -> its last posterior, for the closed-form row
+    for ax, nl, sc, post in _panels(axes, nls, scs, by):
+        examples[nl] = post
+        x, labels = post.data["x_train"], post.data["labels_train"]
+        order = np.argsort(labels, kind="stable")
+        ks = []
+        for k in range(len(post.chains)):
+            act = post.activity(k, x[order])
+            ks.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
+        kernel = np.mean(ks, 0)
+        ax.imshow(kernel, cmap="viridis")
+        align = coding.kernel_alignment(kernel, labels[order], post.n_classes)
+        ax.set_title(f"{nl}, {sc}\nalignment {align:.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
     for j, nl in enumerate(nls):
-        example = None
-        for i, sc in enumerate(scs):
-            ax = axes[i, j]
-            post = by.get((nl, sc))
-            if post is None:
-                ax.set_axis_off()
-                continue
-            example = post
-            x, labels = post.data["x_train"], post.data["labels_train"]
-            order = np.argsort(labels, kind="stable")
-            ks = []
-            for k in range(len(post.chains)):
-                act = post.activity(k, x[order])
-                ks.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
-            kernel = np.mean(ks, 0)
-            ax.imshow(kernel, cmap="viridis")
-            align = coding.kernel_alignment(kernel, labels[order], post.n_classes)
-            ax.set_title(f"{nl}, {sc}\nalignment {align:.2f}", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
         ax = axes[-1, j]
+        example = examples.get(nl)
         if example is None:
             ax.set_axis_off()
             continue
@@ -173,20 +175,15 @@ def traces_figure(posteriors: list) -> plt.Figure:
     nls, scs, by = _grid(posteriors)
     fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 2.4 * len(scs)), squeeze=False,
                              sharex=True)
-    for i, sc in enumerate(scs):
-        for j, nl in enumerate(nls):
-            ax = axes[i, j]
-            post = by.get((nl, sc))
-            if post is None:
-                ax.set_axis_off()
-                continue
-            for k, chain in enumerate(post.chains):
-                ax.plot(chain["trace_step"], chain["trace_mse"], lw=0.8, color=f"C{k}", label=f"chain {k}")
-            ax.axvspan(0, post.config["sampler"]["burn_in"], color="0.9", zorder=0)
-            ax.set_yscale("log")
-            ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}", fontsize=8)
-            ax.tick_params(labelsize=7)
-        axes[i, 0].set_ylabel("training MSE")
+    for ax, nl, sc, post in _panels(axes, nls, scs, by):
+        for k, chain in enumerate(post.chains):
+            ax.plot(chain["trace_step"], chain["trace_mse"], lw=0.8, color=f"C{k}", label=f"chain {k}")
+        ax.axvspan(0, post.config["sampler"]["burn_in"], color="0.9", zorder=0)
+        ax.set_yscale("log")
+        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for row in axes:
+        row[0].set_ylabel("training MSE")
     for ax in axes[-1]:
         ax.set_xlabel("Langevin step")
     axes[0, 0].legend(fontsize=7)
