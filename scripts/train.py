@@ -14,4 +14,5 @@ with job_log(snakemake.log[0], snakemake.threads):
         device=stage_device(snakemake.config, "train"),
         checkpoint=snakemake.params.checkpoint,
         checkpoint_seconds=snakemake.config["runtime"]["checkpoint_seconds"],
+        compression=snakemake.config["runtime"]["activation_compression"],
     )

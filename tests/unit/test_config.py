@@ -57,6 +57,9 @@ BAD = [
     ((IP, "experiments", "main", "training"), {"momentum": 0.9}, ["momentum applies to optimizer 'sgd' only"]),
     ((IP, "experiments", "bad-name"), {"activations": ["tanh"], "initialisations": ["truncnorm"]},
      ["information_plane.experiments", "does not match"]),
+    (("runtime", "activation_compression"), "zstd",
+     ["invalid config key 'runtime.activation_compression'", "'zstd' is not allowed",
+      "allowed values: none, lzf, gzip"]),
 ]
 
 
@@ -82,6 +85,11 @@ def test_default_and_paper_configs_are_valid_and_defaults_filled():
     reduced = yaml.safe_load((ROOT / "config" / "reduced.yaml").read_text())
     validate_config(reduced, SCHEMA)
     assert len(runs(reduced)) == 2 * 2 * 10
+    for config in (paper, reduced):  # runtime sections without the key get the default
+        assert config["runtime"]["activation_compression"] == "none"
+    del cfg["runtime"]
+    validate_config(cfg, SCHEMA)
+    assert cfg["runtime"]["activation_compression"] == "none"
 
 
 def test_runs_and_run_config():

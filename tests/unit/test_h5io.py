@@ -6,14 +6,23 @@ import h5py
 import numpy as np
 import pytest
 
-from layerinfo.h5io import FORMAT, FORMAT_VERSION, ActivationFileError, ActivationWriter, open_activations
+from layerinfo.h5io import (
+    COMPRESSIONS,
+    FORMAT,
+    FORMAT_VERSION,
+    ActivationFileError,
+    ActivationWriter,
+    open_activations,
+)
 
 LAYERS = [{"name": "hidden1", "activation": "tanh", "units": 3}, {"name": "output", "activation": "softmax", "units": 2}]
 
 
-def _write(path, epochs=(0, 1, 5), n=8, skip=None, history=True):
+def _write(path, epochs=(0, 1, 5), n=8, skip=None, history=True, compression="none", values=None):
     rng = np.random.default_rng(0)
-    values = {e: [rng.normal(size=(n, spec["units"])).astype(np.float32) for spec in LAYERS] for e in range(len(epochs))}
+    if values is None:
+        values = {e: [rng.normal(size=(n, spec["units"])).astype(np.float32) for spec in LAYERS]
+                  for e in range(len(epochs))}
     with ActivationWriter(
         path,
         epochs=np.array(epochs),
@@ -22,6 +31,7 @@ def _write(path, epochs=(0, 1, 5), n=8, skip=None, history=True):
         probe_labels=np.arange(n) % 2,
         probe_train_mask=np.arange(n) < 6,
         attrs={"config": {"run": "r", "seed": 3}, "seed": 3, "device": "cpu"},
+        compression=compression,
     ) as w:
         for i in range(len(epochs)):
             if i != skip:
@@ -48,9 +58,42 @@ def test_round_trip(tmp_path):
     with h5py.File(path) as h:
         assert h.attrs["format"] == FORMAT and h.attrs["format_version"] == FORMAT_VERSION
         ds = h["layers/0/activations"]
-        assert ds.chunks == (1, 8, 3) and ds.compression == "gzip"
+        assert ds.chunks == (1, 8, 3) and ds.compression is None  # default: uncompressed
         assert json.loads(h.attrs["config"])["seed"] == 3
     assert sorted(p.name for p in path.parent.iterdir()) == ["activations.h5"]
+
+
+@pytest.mark.parametrize("compression,filter_name", [("none", None), ("lzf", "lzf"), ("gzip", "gzip")])
+def test_each_compression_round_trips_bit_exactly(tmp_path, compression, filter_name):
+    """Layer-like values (ReLU zeros, saturated tanh, NaN-free extremes) come back bit for bit."""
+    assert set(COMPRESSIONS) == {"none", "lzf", "gzip"}
+    rng = np.random.default_rng(1)
+    n = 4096
+    hidden = np.tanh(3 * rng.normal(size=(n, 3))).astype(np.float32)
+    hidden[:, 0] = np.maximum(hidden[:, 0], 0)  # runs of exact zeros, as ReLU gives
+    hidden[0] = [np.finfo(np.float32).max, np.finfo(np.float32).tiny, -0.0]
+    output = rng.dirichlet([1, 1], size=n).astype(np.float32)
+    values = {e: [np.roll(hidden, e, axis=0), np.roll(output, e, axis=0)] for e in range(3)}
+    path = tmp_path / f"{compression}.h5"
+    _write(path, n=n, compression=compression, values=values)
+    with open_activations(path) as f:
+        for e in range(3):
+            for l in range(2):
+                got = f.activations(e, l)
+                assert got.dtype == np.float32
+                assert got.tobytes() == values[e][l].tobytes(), (e, l)
+    with h5py.File(path) as h:
+        assert h["layers/0/activations"].compression == filter_name
+        assert h["layers/1/activations"].compression == filter_name
+        stored = h["layers/0/activations"].id.get_storage_size()
+    raw = 3 * n * 3 * 4
+    assert stored == raw if compression == "none" else stored < 0.9 * raw
+
+
+def test_unknown_compression_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown compression 'zstd'; allowed: none, lzf, gzip"):
+        _write(tmp_path / "a.h5", compression="zstd")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_write_leaves_nothing(tmp_path):

@@ -106,3 +106,30 @@ def test_checkpoint_of_other_settings_is_ignored(tmp_path, caplog):
     assert "unreadable checkpoint" in caplog.text
     assert not checkpoint.exists()
     np.testing.assert_array_equal(_datasets(out[0])["layers/0/activations"], _datasets(ref[0])["layers/0/activations"])
+
+
+def test_checkpoint_of_the_old_parameter_layout_is_discarded(tmp_path, caplog):
+    """A checkpoint written before the feature-major layout (its key lacks the layout version, its
+    weights are (M, in, out)) is discarded with a warning, never loaded."""
+    import torch
+
+    from layerinfo.training import CHECKPOINT_LAYOUT, config_hash
+
+    dataset = tmp_path / "tishby.npz"
+    save_dataset(load_dataset("tishby"), dataset)
+    runs = _runs()
+    for run in runs:
+        run["training"]["epochs"] = 5
+    outputs = [tmp_path / f"a{k}.h5" for k in range(2)]
+    checkpoint = tmp_path / "ckpt.pt"
+    old_key = config_hash({"runs": runs, "outputs": [str(o) for o in outputs]})  # the key before layout 2
+    widths = [12, 10, 7, 5, 4, 3, 2]
+    old_model = {f"weights.{l}": torch.zeros(2, a, b) for l, (a, b) in enumerate(zip(widths[:-1], widths[1:]))}
+    torch.save({"key": old_key, "epoch": 3, "model": old_model, "digests": [{}, {}]}, checkpoint)
+    assert CHECKPOINT_LAYOUT >= 2
+    out = train_runs(runs, dataset, outputs, checkpoint=checkpoint)
+    ref = train_runs(runs, dataset, [tmp_path / f"b{k}.h5" for k in range(2)])
+    assert "checkpoint of other runs or settings; starting from epoch 0" in caplog.text
+    assert not checkpoint.exists()
+    for a, b in zip(out, ref):
+        np.testing.assert_array_equal(_datasets(a)["layers/0/activations"], _datasets(b)["layers/0/activations"])
