@@ -148,12 +148,20 @@ class ActivationWriter:
                 for index, digest in self._resume.items():
                     self._written[index] = True
                     self.digests[index] = digest
+                self._datasets = self._layer_datasets()
                 return self
         else:
             tmp = self._stack.enter_context(atomic_path(self.path, ".h5"))
         self._file = self._stack.enter_context(h5py.File(tmp, "w"))
         self._create()
+        # looked up once: a lookup by name cost more than writing an uncompressed snapshot
+        self._datasets = self._layer_datasets()
         return self
+
+    def _layer_datasets(self) -> list[tuple]:
+        """(dataset, shape of one snapshot, uncompressed?) of each layer."""
+        datasets = [self._file[f"layers/{l}/activations"] for l in range(len(self.layers))]
+        return [(ds, ds.shape[1:], ds.compression is None) for ds in datasets]
 
     def _create(self) -> None:
         f = self._file
@@ -188,9 +196,14 @@ class ActivationWriter:
 
     def write_snapshot(self, index: int, layer_values: list[np.ndarray]) -> None:
         """Store the values of every layer at snapshot ``index`` (position in ``epochs``)."""
-        values = [np.asarray(v, dtype=np.float32) for v in layer_values]
-        for l, v in enumerate(values):
-            self._file[f"layers/{l}/activations"][index] = v
+        values = [np.ascontiguousarray(v, dtype=np.float32) for v in layer_values]
+        for (ds, shape, raw), v in zip(self._datasets, values):
+            if v.shape != shape:
+                raise ValueError(f"{self.path}: {ds.name} takes {shape} values per snapshot, got {v.shape}")
+            if raw:  # one chunk is one snapshot: store its bytes, 2x faster than ds[index] = v
+                ds.id.write_direct_chunk((index, 0, 0), v.astype("<f4", copy=False).tobytes())
+            else:
+                ds[index] = v
         self._written[index] = True
         if self._resumable:
             self.digests[index] = snapshot_digest(values)
