@@ -63,23 +63,22 @@ def _derived_seed(seed: int, purpose: int) -> int:
 def _make_optimizer(params, training: dict) -> torch.optim.Optimizer:
     """Adam or SGD, fused into one kernel per step where torch has it for the device.
 
-    Fused and per-tensor updates compute the same element-wise formula; fusing saves the
-    launch of a dozen small operations per parameter tensor, which dominated a step.
+    Fused and per-tensor updates compute the same element-wise formula; fusing saves
+    launching a dozen small operations per parameter tensor at every step.
     """
     name = training["optimizer"]
-    lr = training["learning_rate"]
-    params = list(params)
+    options = {"lr": training["learning_rate"]}
     if name == "adam":
-        make = lambda **fused: torch.optim.Adam(params, lr=lr, **fused)  # noqa: E731
+        optimizer = torch.optim.Adam
     elif name == "sgd":
-        make = lambda **fused: torch.optim.SGD(  # noqa: E731
-            params, lr=lr, momentum=training.get("momentum", 0.0), **fused)
+        optimizer, options["momentum"] = torch.optim.SGD, training.get("momentum", 0.0)
     else:
         raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}")
+    params = list(params)
     try:
-        return make(fused=True)
+        return optimizer(params, fused=True, **options)
     except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device or torch
-        return make()
+        return optimizer(params, **options)
 
 
 def training_loss(model: MLPEnsemble, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
