@@ -28,39 +28,80 @@ import numpy as np
 import torch
 
 def _unique_rows_with_class_counts(t: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distinct rows of ``t`` (as float64) and, per row, how many samples of each class it holds.
+
+    Rows are compared as raw bytes of the input dtype, which is fast; rows that are equal
+    in value but not in bytes (-0.0 and 0.0) stay separate, which leaves the sums unchanged.
+    """
     classes, y = np.unique(labels, return_inverse=True)
-    rows, inverse = np.unique(t, axis=0, return_inverse=True)
-    counts = np.zeros((rows.shape[0], len(classes)), dtype=np.float64)
-    np.add.at(counts, (inverse.ravel(), y.ravel()), 1.0)
-    return rows, counts, len(classes)
+    t = np.ascontiguousarray(t)
+    keys = t.view(np.dtype((np.void, t.dtype.itemsize * t.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    c = len(classes)
+    counts = np.bincount(inverse.ravel() * c + y.ravel(), minlength=first.size * c).reshape(first.size, c)
+    return t[first].astype(np.float64), counts.astype(np.float64), c
+
+
+def _shared_exponentials(widths: list[float]) -> list[int]:
+    """For each width (in the given order), how many squarings turn the previous kernel into it.
+
+    exp(-D / a) = exp(-D / (4a))^4: where a width is exactly a quarter or half of the one
+    before it, its kernel is the previous one squared twice or once (one multiplication
+    per entry instead of an exponential); 0 means the same width again, and -1 that the
+    exponential must be evaluated.
+    """
+    steps = [-1]
+    for prev, a in zip(widths[:-1], widths[1:]):
+        steps.append({a: 0, 2.0 * a: 1, 4.0 * a: 2}.get(prev, -1))
+    return steps
 
 
 def _kernel_sums(u: torch.Tensor, c: torch.Tensor, widths: list[float], block: int) -> list[torch.Tensor]:
     """S[w][i, k] = sum_j c[j, k] exp(-||u_i - u_j||^2 / widths[w]), for all unique rows i.
 
     D is symmetric, so only blocks on and above the diagonal are computed; each
-    off-diagonal block serves both its rows and (transposed) its columns.
+    off-diagonal block serves both its rows and (transposed) its columns. One matrix
+    product per block gives -D / widths[0] directly, from rows augmented with their
+    squared norms ([u, |u|^2, 1] . [2u, -1, -|u|^2] = -D).
     """
     k = u.shape[0]
-    sq = (u * u).sum(dim=1)
+    order = sorted(range(len(widths)), key=lambda w: -widths[w])
+    a = [widths[w] for w in order]
+    squarings = _shared_exponentials(a)
+    u = u - u.mean(dim=0)  # distances are unchanged; smaller norms mean less cancellation
+    sq = (u * u).sum(dim=1, keepdim=True)
+    ones = torch.ones_like(sq)
+    left = torch.cat([u, sq, ones], dim=1)
+    right = torch.cat([2.0 * u, -ones, -sq], dim=1) / a[0]
     # Sums are kept as (C, K): (C, B) @ (B, B) products are several times faster than
     # (B, B) @ (B, C) for the few classes C of a classification task.
     ct = c.T.contiguous()
-    sums = [torch.zeros_like(ct) for _ in widths]
-    buffer = torch.empty(min(block, k), min(block, k), dtype=u.dtype, device=u.device)
+    sums = [torch.zeros_like(ct) for _ in a]
+    size = min(block, k)
+    # Flat buffers, so that the views of smaller edge blocks stay contiguous.
+    exponent = torch.empty(size * size, dtype=u.dtype, device=u.device)
+    kernel = torch.empty_like(exponent)
     for i0 in range(0, k, block):
         i1 = min(i0 + block, k)
         for j0 in range(i0, k, block):
             j1 = min(j0 + block, k)
-            d = torch.addmm(sq[i0:i1, None], u[i0:i1], u[j0:j1].T, beta=1.0, alpha=-2.0)
-            d.add_(sq[None, j0:j1]).clamp_(min=0.0)
-            e = buffer[: i1 - i0, : j1 - j0]
-            for w, a in enumerate(widths):
-                torch.mul(d, -1.0 / a, out=e).exp_()
+            g = exponent[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
+            e = kernel[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
+            torch.mm(left[i0:i1], right[j0:j1].T, out=g)  # -D / a[0]
+            for w, steps in enumerate(squarings):
+                if w == 0:
+                    torch.exp(g, out=e)
+                elif steps < 0:
+                    torch.mul(g, a[0] / a[w], out=e).exp_()
+                for _ in range(max(steps, 0)):
+                    e.square_()
                 sums[w][:, i0:i1] += ct[:, j0:j1] @ e.T
                 if j0 != i0:
                     sums[w][:, j0:j1] += ct[:, i0:i1] @ e
-    return [s.T for s in sums]
+    out = [None] * len(widths)
+    for w, s in zip(order, sums):
+        out[w] = s.T
+    return out
 
 
 def kernel_information(
@@ -82,7 +123,9 @@ def kernel_information(
     device : torch device for the arithmetic (float64 throughout).
     block : rows and columns per kernel block (memory is O(block^2), not O(N^2)).
     """
-    t = np.asarray(activations, dtype=np.float64)
+    t = np.asarray(activations)
+    if not np.issubdtype(t.dtype, np.floating):
+        t = t.astype(np.float64)
     rows, counts, _ = _unique_rows_with_class_counts(t, labels)
     n = float(t.shape[0])
     dev = torch.device(device)
