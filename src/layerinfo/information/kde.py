@@ -56,51 +56,105 @@ def _shared_exponentials(widths: list[float]) -> list[int]:
     return steps
 
 
-def _kernel_sums(u: torch.Tensor, c: torch.Tensor, widths: list[float], block: int) -> list[torch.Tensor]:
-    """S[w][i, k] = sum_j c[j, k] exp(-||u_i - u_j||^2 / widths[w]), for all unique rows i.
+def _tree_blocks(x: np.ndarray, leaf: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """An order of the rows of ``x`` in compact blocks of at most ``leaf`` rows.
+
+    The rows are halved at the median of their widest coordinate, recursively (a k-d
+    tree), so that points of one block are close together and far blocks can be skipped.
+    """
+    pieces = []
+
+    def split(idx: np.ndarray) -> None:
+        if len(idx) <= leaf:
+            pieces.append(idx)
+            return
+        sub = x[idx]
+        dim = int(np.argmax(sub.max(axis=0) - sub.min(axis=0)))
+        part = idx[np.argsort(sub[:, dim], kind="stable")]
+        split(part[: len(idx) // 2])
+        split(part[len(idx) // 2:])
+
+    split(np.arange(len(x)))
+    ends = np.cumsum([len(p) for p in pieces])
+    return np.concatenate(pieces), [(int(e - len(p)), int(e)) for p, e in zip(pieces, ends)]
+
+
+def _block_gaps(x: np.ndarray, blocks: list[tuple[int, int]]) -> np.ndarray:
+    """Smallest squared distance between the bounding boxes of every two blocks of rows."""
+    lo = np.stack([x[i0:i1].min(axis=0) for i0, i1 in blocks])
+    hi = np.stack([x[i0:i1].max(axis=0) for i0, i1 in blocks])
+    gap = np.maximum(0.0, np.maximum(lo[None, :, :] - hi[:, None, :], lo[:, None, :] - hi[None, :, :]))
+    return (gap * gap).sum(axis=2)
+
+
+# A block's kernel is skipped where every entry is below exp(-cut): with K rows the sum of
+# what is skipped is below K exp(-cut), relative to S_i >= 1 (i's own term) below 1e-20.
+_NEGLIGIBLE_EXPONENT = 46.0 * math.log(10.0)
+
+
+# exp() of arguments below about -708 (subnormal or zero results) takes a slow path, 50 to
+# 200 times slower; exp(-700) = 1e-304 is as negligible as 0 next to a sum >= 1.
+_EXPONENT_FLOOR = -700.0
+
+
+def _kernel_sums(x: np.ndarray, c: torch.Tensor, widths: list[float], block: int) -> list[torch.Tensor]:
+    """S[w][i, k] = sum_j c[j, k] exp(-||x_i - x_j||^2 / widths[w]), for all unique rows i.
 
     D is symmetric, so only blocks on and above the diagonal are computed; each
     off-diagonal block serves both its rows and (transposed) its columns. One matrix
     product per block gives -D / widths[0] directly, from rows augmented with their
-    squared norms ([u, |u|^2, 1] . [2u, -1, -|u|^2] = -D).
+    squared norms ([x, |x|^2, 1] . [2x, -1, -|x|^2] = -D). Rows are grouped in compact
+    blocks, and a block pair whose nearest points are too far apart for a kernel to
+    contribute (below 1e-20 of any sum) skips that kernel, or the whole pair.
     """
-    k = u.shape[0]
+    k = x.shape[0]
+    dev = c.device
     order = sorted(range(len(widths)), key=lambda w: -widths[w])
     a = [widths[w] for w in order]
     squarings = _shared_exponentials(a)
-    u = u - u.mean(dim=0)  # distances are unchanged; smaller norms mean less cancellation
+    x = x - x.mean(axis=0)  # distances are unchanged; smaller norms mean less cancellation
+    rows, blocks = _tree_blocks(x, block)
+    x = x[rows]
+    cut = _NEGLIGIBLE_EXPONENT + math.log(k)
+    # needed[i, j]: how many of the widths (widest first) block pair (i, j) must evaluate.
+    needed = (_block_gaps(x, blocks)[:, :, None] < cut * np.asarray(a)[None, None, :]).sum(axis=2)
+    u = torch.as_tensor(x, device=dev)
     sq = (u * u).sum(dim=1, keepdim=True)
     ones = torch.ones_like(sq)
     left = torch.cat([u, sq, ones], dim=1)
     right = torch.cat([2.0 * u, -ones, -sq], dim=1) / a[0]
     # Sums are kept as (C, K): (C, B) @ (B, B) products are several times faster than
     # (B, B) @ (B, C) for the few classes C of a classification task.
-    ct = c.T.contiguous()
+    ct = c[torch.as_tensor(rows, device=dev)].T.contiguous()
     sums = [torch.zeros_like(ct) for _ in a]
-    size = min(block, k)
-    # Flat buffers, so that the views of smaller edge blocks stay contiguous.
-    exponent = torch.empty(size * size, dtype=u.dtype, device=u.device)
+    size = max(i1 - i0 for i0, i1 in blocks)
+    # Flat buffers, so that the views of smaller blocks stay contiguous.
+    exponent = torch.empty(size * size, dtype=u.dtype, device=dev)
     kernel = torch.empty_like(exponent)
-    for i0 in range(0, k, block):
-        i1 = min(i0 + block, k)
-        for j0 in range(i0, k, block):
-            j1 = min(j0 + block, k)
+    for bi, (i0, i1) in enumerate(blocks):
+        for bj in range(bi, len(blocks)):
+            n_widths = int(needed[bi, bj])
+            if n_widths == 0:
+                continue
+            j0, j1 = blocks[bj]
             g = exponent[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
             e = kernel[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
             torch.mm(left[i0:i1], right[j0:j1].T, out=g)  # -D / a[0]
-            for w, steps in enumerate(squarings):
+            for w in range(n_widths):
+                steps = squarings[w]
                 if w == 0:
-                    torch.exp(g, out=e)
+                    torch.clamp(g, min=_EXPONENT_FLOOR, out=e).exp_()
                 elif steps < 0:
-                    torch.mul(g, a[0] / a[w], out=e).exp_()
+                    torch.mul(g, a[0] / a[w], out=e).clamp_(min=_EXPONENT_FLOOR).exp_()
                 for _ in range(max(steps, 0)):
                     e.square_()
                 sums[w][:, i0:i1] += ct[:, j0:j1] @ e.T
-                if j0 != i0:
+                if bj != bi:
                     sums[w][:, j0:j1] += ct[:, i0:i1] @ e
+    back = torch.as_tensor(np.argsort(rows), device=dev)
     out = [None] * len(widths)
     for w, s in zip(order, sums):
-        out[w] = s.T
+        out[w] = s.T[back]
     return out
 
 
@@ -129,13 +183,12 @@ def kernel_information(
     rows, counts, _ = _unique_rows_with_class_counts(t, labels)
     n = float(t.shape[0])
     dev = torch.device(device)
-    u = torch.as_tensor(rows, device=dev)
     c = torch.as_tensor(counts, device=dev)  # (K, C) samples per unique row and class
     c_row = c.sum(dim=1)
     log_n_class = torch.log(c.sum(dim=0))
     present = c > 0
     results = []
-    for s_class in _kernel_sums(u, c, widths, block):
+    for s_class in _kernel_sums(rows, c, widths, block):
         log_s = torch.log(s_class.sum(dim=1))
         # Only (row, class) pairs that occur contribute; their S^c >= 1 so the log is finite.
         log_s_class = torch.log(torch.where(present, s_class, 1.0))
