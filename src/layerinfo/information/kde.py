@@ -126,20 +126,25 @@ def _kernel_sums(x: np.ndarray, c: torch.Tensor, widths: list[float], block: int
     # Sums are kept as (C, K): (C, B) @ (B, B) products are several times faster than
     # (B, B) @ (B, C) for the few classes C of a classification task.
     ct = c[torch.as_tensor(rows, device=dev)].T.contiguous()
-    sums = [torch.zeros_like(ct) for _ in a]
+    # Views per block, made once: the loop below runs ~10^3 times per layer, where slicing
+    # and temporaries cost as much as the small products themselves.
+    lefts = [left[i0:i1] for i0, i1 in blocks]
+    rights = [right[i0:i1].T for i0, i1 in blocks]
+    cts = [ct[:, i0:i1] for i0, i1 in blocks]
+    sums = [[torch.zeros(ct.shape[0], i1 - i0, dtype=u.dtype, device=dev) for i0, i1 in blocks] for _ in a]
     size = max(i1 - i0 for i0, i1 in blocks)
     # Flat buffers, so that the views of smaller blocks stay contiguous.
     exponent = torch.empty(size * size, dtype=u.dtype, device=dev)
     kernel = torch.empty_like(exponent)
-    for bi, (i0, i1) in enumerate(blocks):
+    for bi in range(len(blocks)):
         for bj in range(bi, len(blocks)):
             n_widths = int(needed[bi, bj])
             if n_widths == 0:
                 continue
-            j0, j1 = blocks[bj]
-            g = exponent[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
-            e = kernel[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
-            torch.mm(left[i0:i1], right[j0:j1].T, out=g)  # -D / a[0]
+            shape = (lefts[bi].shape[0], rights[bj].shape[1])
+            g = exponent[: shape[0] * shape[1]].view(shape)
+            e = kernel[: shape[0] * shape[1]].view(shape)
+            torch.mm(lefts[bi], rights[bj], out=g)  # -D / a[0]
             for w in range(n_widths):
                 steps = squarings[w]
                 if w == 0:
@@ -148,13 +153,13 @@ def _kernel_sums(x: np.ndarray, c: torch.Tensor, widths: list[float], block: int
                     torch.mul(g, a[0] / a[w], out=e).clamp_(min=_EXPONENT_FLOOR).exp_()
                 for _ in range(max(steps, 0)):
                     e.square_()
-                sums[w][:, i0:i1] += ct[:, j0:j1] @ e.T
+                torch.addmm(sums[w][bi], cts[bj], e.T, out=sums[w][bi])
                 if bj != bi:
-                    sums[w][:, j0:j1] += ct[:, i0:i1] @ e
+                    torch.addmm(sums[w][bj], cts[bi], e, out=sums[w][bj])
     back = torch.as_tensor(np.argsort(rows), device=dev)
     out = [None] * len(widths)
     for w, s in zip(order, sums):
-        out[w] = s.T[back]
+        out[w] = torch.cat(s, dim=1).T[back]
     return out
 
 
