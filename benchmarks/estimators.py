@@ -2,8 +2,9 @@
 
 Baselines: binning by replacing each value with its bin and counting the rows' symbols in a
 Python dictionary (per sample); KDE by the full N x N distance matrix and log-sum-exp, per class
-too, as the published Kolchinsky-Tracey code does. layerinfo: integer codes and one sort per
-layer for binning; for KDE, unique rows with counts, 256 x 256 blocks, symmetry, shared distances.
+too, as the published Kolchinsky-Tracey code does. layerinfo: integer row keys, one sort and
+bincounts per layer for binning; for KDE, the shortcuts listed in layerinfo.information.kde.
+benchmarks/estimate_run.py times all estimators over a whole run.
 
     .venv/bin/python benchmarks/estimators.py [--threads 1] [--repeats 3]
 
