@@ -66,7 +66,7 @@ def baseline_snapshot(layers: list[np.ndarray], y: np.ndarray) -> None:
         dictionary_binning(t, y, "bins_width")
         direct_kde(t, y, 0.1)  # upper and lower
         spread = float(t.max() - t.min())
-        direct_kde(t, y, (0.1 * spread) ** 2)  # akde, paper variant: the upper bound at its noise
+        direct_kde(t, y, (0.1 * spread) ** 2, bounds=("upper",))  # akde, paper variant
 
 
 def main():
