@@ -2,8 +2,9 @@
 
 Baselines: binning by replacing each value with its bin and counting the rows' symbols in a
 Python dictionary (per sample); KDE by the full N x N distance matrix and log-sum-exp, per class
-too, as the published Kolchinsky-Tracey code does. layerinfo: integer codes and one sort per
-layer for binning; for KDE, unique rows with counts, 256 x 256 blocks, symmetry, shared distances.
+too, as the published Kolchinsky-Tracey code does. layerinfo: integer row keys, one sort and
+bincounts per layer for binning; for KDE, the shortcuts listed in layerinfo.information.kde.
+benchmarks/estimate_run.py times all estimators over a whole run.
 
     .venv/bin/python benchmarks/estimators.py [--threads 1] [--repeats 3]
 
@@ -23,11 +24,13 @@ from layerinfo.datasets.tishby import make_tishby
 from layerinfo.information import information_plane_many
 
 
-def direct_kde(t, y, noise_variance):
+def direct_kde(t, y, noise_variance, bounds=("upper", "lower")):
     """Upper and lower bounds by the full N x N matrix (the reference formulation), in bits."""
     t = t.astype(np.float64)
     out = {}
     for name, a in (("upper", 2 * noise_variance), ("lower", 8 * noise_variance)):
+        if name not in bounds:
+            continue
         def h(x, a=a):
             sq = (x * x).sum(1)
             d = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0)

@@ -7,4 +7,6 @@ from layerinfo.tables import write_csv
 
 with job_log(snakemake.log[0], snakemake.threads):
     device = stage_device(snakemake.config, "estimate")  # recorded in the table's device column
-    write_csv(estimate_run(snakemake.input[0], snakemake.params.estimators, device), snakemake.output[0])
+    # With more than one thread (snakemake --set-threads estimate=N), snapshots run in N processes.
+    table = estimate_run(snakemake.input[0], snakemake.params.estimators, device, workers=snakemake.threads)
+    write_csv(table, snakemake.output[0])

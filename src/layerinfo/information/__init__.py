@@ -105,7 +105,7 @@ def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict, device: s
     if method == "bins_width":
         return binning.binned_information(binning.codes_width(t, params["bin_width"]), y)
     if method == "ebab":
-        return binning.binned_information(binning.codes_ebab(t, params["n_bins"], params["lower"]), y)
+        return binning.binned_information(binning.ebab_indices(t, params["n_bins"], params["lower"]), y)
     if method in ("kde_upper", "kde_lower"):
         return kde.kde_information(t, y, params["noise_variance"], bound=method[4:], device=device)
     return kde.akde_information(t, y, **params, device=device)

@@ -24,12 +24,12 @@ def codes_fixed(activations: np.ndarray, n_bins: int = 30, low: float = -1.0, hi
 
     Returns
     -------
-    codes : ndarray of int16, same shape as ``activations``, values in 1..n_bins.
+    codes : ndarray of int32, same shape as ``activations``, values in 1..n_bins.
     """
     edges = np.linspace(low, high, n_bins).astype(np.float32)
     k = np.digitize(activations, edges)
     k[k == 0] = n_bins
-    return k.astype(np.int16)
+    return k.astype(np.int32)
 
 
 def codes_width(activations: np.ndarray, bin_width: float = 0.07) -> np.ndarray:
@@ -85,6 +85,18 @@ def codes_ebab(activations: np.ndarray, n_bins: int = 30, lower: float | None = 
     edges = ebab_edges(t, n_bins, lower)
     # + 0.0 turns -0.0 into 0.0 so equal symbols have equal bytes.
     return edges[np.digitize(t, edges) - 1] + 0.0
+
+
+def ebab_indices(activations: np.ndarray, n_bins: int = 30, lower: float | None = None) -> np.ndarray:
+    """Integer EBAB codes: equal exactly where :func:`codes_ebab` gives equal values.
+
+    Each value's edge is numbered by its distinct value among the edges (repeated edges,
+    and -0.0 and 0.0, share a number), so rows can be keyed as integers.
+    """
+    t = np.asarray(activations)
+    edges = ebab_edges(t, n_bins, lower)
+    _, edge_ids = np.unique(edges, return_inverse=True)
+    return edge_ids.ravel()[np.digitize(t, edges) - 1].astype(np.int32)
 
 
 def binned_information(codes: np.ndarray, labels: np.ndarray) -> dict[str, float]:
