@@ -26,6 +26,17 @@ except lconfig.ConfigError as err:
 
 STUDY = lconfig.STUDY
 
+from layerinfo.claims import config_label
+
+# The config file(s) this run was given (config.yaml when none) and the resolved config's hash,
+# written into every claims row so that two runs' verdicts can be told apart.
+CONFIG_FILES = [
+    str(p) for p in (getattr(workflow.config_settings, "configfiles", None) or [])
+] or ["config.yaml"]
+CONFIG_LABEL = config_label(
+    config, "+".join(os.path.basename(p) for p in CONFIG_FILES)
+)
+
 
 def stage_image(stage):
     """Apptainer image of ``stage`` (data, compute or figures) from ``runtime.containers``.
