@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# A config given with --configfile is the whole science config (the schema's defaults fill what
+# it leaves out); config.yaml is the default only when none is given. Snakemake alone would merge
+# the two key by key, running the default experiments and estimators beside the user's.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "report/workflow.rst"

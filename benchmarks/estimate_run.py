@@ -7,7 +7,7 @@ Without --run, one tanh network 12-10-7-5-4-3-2 is trained first as in config/pa
 temporary directory; training is not timed. Estimator sets: "five" is each published method once
 (bins_fixed, bins_width, ebab, kde_upper, kde_lower, akde with its defaults); "paper" is the eight
 estimators of config/paper.yaml. Prints, per set and worker count, the time of
-layerinfo.estimate.estimate_run, the time per snapshot and scaled to 400 snapshots, peak memory,
+layerinfo.infoplane.estimate.estimate_run, the time per snapshot and scaled to 400 snapshots, peak memory,
 and, as a baseline, the same snapshots estimated one layer at a time with the N x N KDE and
 dictionary binning of benchmarks/estimators.py, timed on --baseline snapshots and scaled.
 """
@@ -29,7 +29,7 @@ from estimators import dictionary_binning, direct_kde  # noqa: E402
 from training import RUN  # noqa: E402
 
 from layerinfo.datasets import load_dataset, save_dataset  # noqa: E402
-from layerinfo.estimate import estimate_run  # noqa: E402
+from layerinfo.infoplane.estimate import estimate_run  # noqa: E402
 from layerinfo.h5io import open_activations  # noqa: E402
 from layerinfo.training import train_run  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from layerinfo.killtest import compare_outputs, run_with_kills
+from layerinfo.workflow.killtest import compare_outputs, run_with_kills
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@
 # For each containers/<stage>.in (package names, one a line) the versions are taken from
 # requirements.txt and resolved with every dependency and every wheel's SHA-256 for the
 # images' Python (3.11, the base image's) on x86_64 Linux, into containers/<stage>.lock.
-# `python -m layerinfo.recipes` checks the result against requirements.txt.
+# `python -m layerinfo.workflow.recipes` checks the result against requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv=${UV:-uv}

@@ -17,7 +17,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join([SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
 )
 
-from layerinfo import config as lconfig
+from layerinfo.workflow import config as lconfig
 
 try:
     lconfig.validate_config(config, os.path.join(ROOT, "schemas", "config.schema.yaml"))
@@ -33,9 +33,7 @@ from layerinfo.claims import config_label
 CONFIG_FILES = [
     str(p) for p in (getattr(workflow.config_settings, "configfiles", None) or [])
 ] or ["config.yaml"]
-CONFIG_LABEL = config_label(
-    config, "+".join(os.path.basename(p) for p in CONFIG_FILES)
-)
+CONFIG_LABEL = config_label(config, "+".join(os.path.basename(p) for p in CONFIG_FILES))
 
 
 def stage_image(stage):

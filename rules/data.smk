@@ -18,7 +18,7 @@ rule dataset_builtin:
     conda:
         "../envs/layerinfo.yaml"
     script:
-        "../scripts/make_dataset.py"
+        "../scripts/data_builtin.py"
 
 
 # Datasets downloaded into resources/downloads/{name}/ (every file checked against its MD5 or
@@ -36,4 +36,4 @@ rule dataset_download:
     params:
         directory=download_directory,
     script:
-        "../scripts/download_dataset.py"
+        "../scripts/data_download.py"

@@ -20,7 +20,7 @@ rule estimate:
     params:
         estimators=run_estimators,
     script:
-        "../scripts/estimate.py"
+        "../scripts/infoplane_estimate.py"
 
 
 rule aggregate_information_plane:
@@ -36,7 +36,7 @@ rule aggregate_information_plane:
     container:
         stage_image("compute")
     script:
-        "../scripts/aggregate.py"
+        "../scripts/infoplane_aggregate.py"
 
 
 rule training_history:
@@ -51,7 +51,7 @@ rule training_history:
     container:
         stage_image("compute")
     script:
-        "../scripts/history.py"
+        "../scripts/infoplane_history.py"
 
 
 rule compression_generalisation:
@@ -68,4 +68,4 @@ rule compression_generalisation:
     container:
         stage_image("compute")
     script:
-        "../scripts/compression.py"
+        "../scripts/infoplane_compression.py"

@@ -28,7 +28,7 @@ rule information_plane_figures:
     params:
         estimators=ESTIMATORS,
     script:
-        "../scripts/plot_information_plane.py"
+        "../scripts/infoplane_figures.py"
 
 
 rule training_curves:
@@ -48,7 +48,7 @@ rule training_curves:
     container:
         stage_image("figures")
     script:
-        "../scripts/plot_training_curves.py"
+        "../scripts/infoplane_training_curves.py"
 
 
 rule compression_figures:
@@ -74,7 +74,7 @@ rule compression_figures:
     params:
         estimators=ESTIMATORS,
     script:
-        "../scripts/plot_compression.py"
+        "../scripts/infoplane_compression_figures.py"
 
 
 rule information_plane:

@@ -146,7 +146,7 @@ rule isometry_train:
         runs=isometry_group_runs,
         checkpoint=isometry_checkpoint,
     script:
-        "../scripts/train.py"
+        "../scripts/infoplane_train.py"
 
 
 rule isometry_aggregate:
@@ -162,7 +162,7 @@ rule isometry_aggregate:
     container:
         stage_image("compute")
     script:
-        "../scripts/aggregate.py"
+        "../scripts/infoplane_aggregate.py"
 
 
 rule isometry_history:
@@ -177,7 +177,7 @@ rule isometry_history:
     container:
         stage_image("compute")
     script:
-        "../scripts/history.py"
+        "../scripts/infoplane_history.py"
 
 
 rule isometry_training_curves:
@@ -197,7 +197,7 @@ rule isometry_training_curves:
     container:
         stage_image("figures")
     script:
-        "../scripts/plot_training_curves.py"
+        "../scripts/infoplane_training_curves.py"
 
 
 rule isometry_information_planes:
@@ -223,7 +223,7 @@ rule isometry_information_planes:
     params:
         estimators=list(ISOMETRY.get("training", {}).get("estimators", {})),
     script:
-        "../scripts/plot_information_plane.py"
+        "../scripts/infoplane_figures.py"
 
 
 rule isometry:

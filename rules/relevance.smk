@@ -144,7 +144,7 @@ rule relevance_trajectory_figure:
     container:
         stage_image("figures")
     script:
-        "../scripts/plot_relevance_trajectories.py"
+        "../scripts/relevance_trajectory_figure.py"
 
 
 rule relevance:

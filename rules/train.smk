@@ -28,4 +28,4 @@ rule train:
         runs=group_run_configs,
         checkpoint=group_checkpoint,
     script:
-        "../scripts/train.py"
+        "../scripts/infoplane_train.py"

@@ -1,7 +1,7 @@
 """Rule coding_figures: readout weights, activation maps, kernels and generalisation and chain traces of one task."""
 
-from layerinfo.coding_plots import save_coding_figures
-from layerinfo.jobs import job_log
+from layerinfo.coding.plots import save_coding_figures
+from layerinfo.workflow.jobs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     save_coding_figures(snakemake.input.posteriors, snakemake.input.generalisation, snakemake.wildcards.task,

@@ -1,8 +1,8 @@
 """Rule isometry_information: mutual information between the inputs and each layer at initialisation."""
 
-from layerinfo.devices import stage_device
+from layerinfo.workflow.devices import stage_device
 from layerinfo.isometry.study import information_table
-from layerinfo.jobs import job_log
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import write_csv
 
 with job_log(snakemake.log[0], snakemake.threads):

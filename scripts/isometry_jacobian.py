@@ -1,8 +1,8 @@
 """Rule isometry_jacobian: Jacobian spectra of random deep networks at initialisation."""
 
-from layerinfo.devices import stage_device
+from layerinfo.workflow.devices import stage_device
 from layerinfo.isometry.study import jacobian_table, write_spectra
-from layerinfo.jobs import job_log
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import write_csv
 
 with job_log(snakemake.log[0], snakemake.threads):

@@ -1,7 +1,7 @@
 """Rule isometry_meanfield: the mean-field phase diagram and the critical line."""
 
 from layerinfo.isometry.study import critical_line, meanfield_table
-from layerinfo.jobs import job_log
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import write_csv
 
 with job_log(snakemake.log[0], snakemake.threads):

@@ -1,7 +1,7 @@
 """Rule relevance_figures: relevance curve, rank-frequency plots and generated samples of the DBN."""
 
-from layerinfo.jobs import job_log
-from layerinfo.relevance_plots import save_relevance_figures
+from layerinfo.workflow.jobs import job_log
+from layerinfo.relevance.plots import save_relevance_figures
 
 with job_log(snakemake.log[0]):
     i, o = snakemake.input, snakemake.output

@@ -1,7 +1,7 @@
 """Rule relevance_table: resolution, relevance and Zipf fits of every DBN layer and snapshot."""
 
-from layerinfo.jobs import job_log
-from layerinfo.relevance_study import measure_study
+from layerinfo.workflow.jobs import job_log
+from layerinfo.relevance.study import measure_study
 
 with job_log(snakemake.log[0], snakemake.threads):
     i, o = snakemake.input, snakemake.output

@@ -214,7 +214,3 @@ class MLPEnsemble(nn.Module):
         for l in range(len(self.weights) - 1):
             x = self._hidden(l, x)
         return self._affine(len(self.weights) - 1, x)
-
-
-# Restricted Boltzmann machines and deep belief networks (study S1) live in their own module.
-from layerinfo.rbm import DBN, RBM  # noqa: E402,F401

@@ -208,6 +208,40 @@ def train_runs(
     evaluated on the full train and test splits after each epoch (epoch 0 is the
     initialisation), from one forward over all samples that also gives the snapshots.
     """
+    _check_ensemble(runs, outputs)
+    job = _EnsembleTraining(runs, dataset_path, device)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    key = config_hash({"runs": runs, "outputs": [str(o) for o in outputs], "layout": CHECKPOINT_LAYOUT,
+                       "compression": compression})
+    state = _load_checkpoint(checkpoint, key, outputs) if checkpoint is not None else None
+    start_epoch = job.resume(state) if state is not None else 0
+
+    with contextlib.ExitStack() as stack:
+        writers = job.open_writers(stack, outputs, compression, resumable=checkpoint is not None, state=state)
+        last_checkpoint = time.monotonic()
+        try:
+            if start_epoch == 0:
+                job.record(0, writers)
+            for epoch in progress(range(start_epoch + 1, job.epochs + 1), desc=f"train {job.label}",
+                                  total=job.epochs - start_epoch):
+                job.train_epoch()
+                job.record(epoch, writers)
+                if (checkpoint is not None and epoch < job.epochs
+                        and time.monotonic() - last_checkpoint >= checkpoint_seconds):
+                    job.save_checkpoint(checkpoint, key, epoch, writers)
+                    last_checkpoint = time.monotonic()
+        except Exception:
+            if checkpoint is not None:  # an error, not an interruption: nothing to resume
+                checkpoint.unlink(missing_ok=True)
+            raise
+        job.write_histories(writers)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    job.log_finished()
+    return [Path(p) for p in outputs]
+
+
+def _check_ensemble(runs: list[dict], outputs: list) -> None:
     if len(runs) != len(outputs) or not runs:
         raise ValueError(f"need one output per run, got {len(runs)} runs and {len(outputs)} outputs")
     for run in runs[1:]:
@@ -215,65 +249,76 @@ def train_runs(
         if differing:
             raise ValueError(f"runs {runs[0].get('run')} and {run.get('run')} differ in {', '.join(differing)}; "
                              "an ensemble shares everything but the seed and initialisation")
-    first = runs[0]
-    data = read_dataset(dataset_path)
-    name = first["dataset"]["name"]
-    if data.name != name:
-        raise ValueError(f"{dataset_path}: holds dataset {data.name!r}, but the run asks for {name!r}")
-    train_idx, test_idx = train_test_split(
-        len(data.labels), first["dataset"]["test_fraction"], first["dataset"]["split_seed"]
-    )
 
-    training = first["training"]
-    torch_device = torch.device(device)
-    model = MLPEnsemble([_member(r, data.inputs.shape[1], data.n_classes) for r in runs]).to(torch_device)
-    optimizer = _make_optimizer(model.parameters(), training)
-    batch_orders = [torch.Generator().manual_seed(_derived_seed(int(r["seed"]), 1)) for r in runs]
 
-    x_all = torch.as_tensor(data.inputs, dtype=torch.float32, device=torch_device)
-    y_all = torch.as_tensor(data.labels, dtype=torch.int64, device=torch_device)
-    x_features = x_all.T.contiguous()  # (in, N): the evaluation input shared by all members
-    x_train, y_train = x_all[train_idx], y_all[train_idx]
-    splits = {name: torch.as_tensor(idx, dtype=torch.int64, device=torch_device)
-              for name, idx in (("train", train_idx), ("test", test_idx))}
-    train_mask = np.zeros(len(data.labels), dtype=bool)
-    train_mask[train_idx] = True
+class _EnsembleTraining:
+    """The state of one :func:`train_runs` call: data on the device, the ensemble, its optimiser,
+    the members' batch-order generators and the history, with one method per step."""
 
-    epochs = int(training["epochs"])
-    batch_size = int(training["batch_size"])
-    l2 = float(training.get("l2", 0.0))
-    snapshots = snapshot_epochs(epochs, int(first["snapshots"]["count"]))
-    snapshot_at = {int(e): i for i, e in enumerate(snapshots)}
-    m = len(runs)
-    history = {k: np.full((m, epochs + 1), np.nan) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    label = first.get("run", "") if m == 1 else f"{m} networks ({first.get('activation')})"
+    def __init__(self, runs: list[dict], dataset_path, device: str):
+        self.runs = runs
+        first = runs[0]
+        data = read_dataset(dataset_path)
+        name = first["dataset"]["name"]
+        if data.name != name:
+            raise ValueError(f"{dataset_path}: holds dataset {data.name!r}, but the run asks for {name!r}")
+        self.data, self.dataset_name = data, name
+        train_idx, test_idx = train_test_split(
+            len(data.labels), first["dataset"]["test_fraction"], first["dataset"]["split_seed"]
+        )
 
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
-    key = config_hash({"runs": runs, "outputs": [str(o) for o in outputs], "layout": CHECKPOINT_LAYOUT,
-                       "compression": compression})
-    state = _load_checkpoint(checkpoint, key, outputs) if checkpoint is not None else None
-    start_epoch = 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        for generator, generator_state in zip(batch_orders, state["generators"]):
+        training = first["training"]
+        self.device = torch.device(device)
+        members = [_member(r, data.inputs.shape[1], data.n_classes) for r in runs]
+        self.model = MLPEnsemble(members).to(self.device)
+        self.optimizer = _make_optimizer(self.model.parameters(), training)
+        self.batch_orders = [torch.Generator().manual_seed(_derived_seed(int(r["seed"]), 1)) for r in runs]
+
+        x_all = torch.as_tensor(data.inputs, dtype=torch.float32, device=self.device)
+        self.y_all = torch.as_tensor(data.labels, dtype=torch.int64, device=self.device)
+        self.x_features = x_all.T.contiguous()  # (in, N): the evaluation input shared by all members
+        self.x_train, self.y_train = x_all[train_idx], self.y_all[train_idx]
+        self.splits = {split: torch.as_tensor(idx, dtype=torch.int64, device=self.device)
+                       for split, idx in (("train", train_idx), ("test", test_idx))}
+        self.train_mask = np.zeros(len(data.labels), dtype=bool)
+        self.train_mask[train_idx] = True
+
+        self.epochs = int(training["epochs"])
+        self.batch_size = int(training["batch_size"])
+        self.l2 = float(training.get("l2", 0.0))
+        self.snapshots = snapshot_epochs(self.epochs, int(first["snapshots"]["count"]))
+        self.snapshot_at = {int(e): i for i, e in enumerate(self.snapshots)}
+        m = len(runs)
+        self.history = {k: np.full((m, self.epochs + 1), np.nan)
+                        for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+        self.label = first.get("run", "") if m == 1 else f"{m} networks ({first.get('activation')})"
+
+    def resume(self, state: dict) -> int:
+        """Restore model, optimiser, generators and history from a checkpoint; its epoch."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for generator, generator_state in zip(self.batch_orders, state["generators"]):
             generator.set_state(generator_state)
-        for k in history:
-            history[k][:] = state["history"][k].numpy()
-        start_epoch = int(state["epoch"])
-        log.info("resuming %s from the checkpoint at epoch %d of %d", label, start_epoch, epochs)
+        for k in self.history:
+            self.history[k][:] = state["history"][k].numpy()
+        epoch = int(state["epoch"])
+        log.info("resuming %s from the checkpoint at epoch %d of %d", self.label, epoch, self.epochs)
+        return epoch
 
-    with contextlib.ExitStack() as stack:
-        writers = [
+    def open_writers(self, stack: contextlib.ExitStack, outputs: list, compression: str, resumable: bool,
+                     state: dict | None) -> list[ActivationWriter]:
+        """One activation file per member, entered on ``stack`` (continued from ``state``)."""
+        m = len(self.runs)
+        return [
             stack.enter_context(ActivationWriter(
                 output,
-                epochs=snapshots,
-                layers=model.layer_specs(),
-                probe_indices=np.arange(len(data.labels)),
-                probe_labels=data.labels,
-                probe_train_mask=train_mask,
+                epochs=self.snapshots,
+                layers=self.model.layer_specs(),
+                probe_indices=np.arange(len(self.data.labels)),
+                probe_labels=self.data.labels,
+                probe_train_mask=self.train_mask,
                 compression=compression,
-                resumable=checkpoint is not None,
+                resumable=resumable,
                 resume=state["digests"][k] if state is not None else None,
                 attrs={
                     "config": run,
@@ -282,78 +327,69 @@ def train_runs(
                     "ensemble_size": m,
                     "package_version": layerinfo.__version__,
                     "torch_version": torch.__version__,
-                    "device": str(torch_device),
-                    "dataset": name,
+                    "device": str(self.device),
+                    "dataset": self.dataset_name,
                 },
             ))
-            for k, (run, output) in enumerate(zip(runs, outputs))
+            for k, (run, output) in enumerate(zip(self.runs, outputs))
         ]
 
-        def record(epoch: int) -> None:
-            scores, layers = evaluate_all(model, x_features, y_all, splits, layers=epoch in snapshot_at)
-            for split, (loss, acc) in scores.items():
-                history[f"{split}_loss"][:, epoch], history[f"{split}_acc"][:, epoch] = loss, acc
-            bad = np.flatnonzero(~np.isfinite(history["train_loss"][:, epoch]))
-            if bad.size:
-                raise TrainingDivergedError(
-                    f"run {runs[bad[0]].get('run', '?')}: training loss is {history['train_loss'][bad[0], epoch]} "
-                    f"at epoch {epoch}; lower training.learning_rate or check the initialisation scale"
-                )
-            if layers is not None:
-                # the files hold (N, units) per member: one transpose for all (numpy's is 2x torch's)
-                values = [np.ascontiguousarray(t.cpu().numpy().transpose(0, 2, 1)) for t in layers]
-                for k, writer in enumerate(writers):
-                    writer.write_snapshot(snapshot_at[epoch], [v[k] for v in values])
+    def train_epoch(self) -> None:
+        """One pass over the training split, each member in its own batch order."""
+        m, n_train = len(self.runs), len(self.y_train)
+        order = torch.stack([torch.randperm(n_train, generator=g) for g in self.batch_orders]).to(self.device)
+        # each member's epoch in its order, gathered at once (index_select: 4x faster than x[order])
+        x_epoch = self.x_train.index_select(0, order.reshape(-1)).view(m, n_train, -1)
+        y_epoch = self.y_train.take(order)
+        for start in range(0, n_train, self.batch_size):
+            stop = start + self.batch_size
+            loss = training_loss(self.model, x_epoch[:, start:stop].transpose(1, 2), y_epoch[:, start:stop],
+                                 self.l2)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
 
-        def save_checkpoint(epoch: int) -> None:
-            for writer in writers:
-                writer.flush()
-            snapshot = {
-                "key": key,
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "generators": [g.get_state() for g in batch_orders],
-                "history": {k: torch.from_numpy(v.copy()) for k, v in history.items()},
-                "digests": [dict(writer.digests) for writer in writers],
-            }
-            with atomic_path(checkpoint, ".pt") as tmp:
-                torch.save(snapshot, tmp)
+    def record(self, epoch: int, writers: list[ActivationWriter]) -> None:
+        """Score every split into the history and, at a snapshot epoch, write every layer."""
+        history = self.history
+        scores, layers = evaluate_all(self.model, self.x_features, self.y_all, self.splits,
+                                      layers=epoch in self.snapshot_at)
+        for split, (loss, acc) in scores.items():
+            history[f"{split}_loss"][:, epoch], history[f"{split}_acc"][:, epoch] = loss, acc
+        bad = np.flatnonzero(~np.isfinite(history["train_loss"][:, epoch]))
+        if bad.size:
+            raise TrainingDivergedError(
+                f"run {self.runs[bad[0]].get('run', '?')}: training loss is {history['train_loss'][bad[0], epoch]} "
+                f"at epoch {epoch}; lower training.learning_rate or check the initialisation scale"
+            )
+        if layers is not None:
+            # the files hold (N, units) per member: one transpose for all (numpy's is 2x torch's)
+            values = [np.ascontiguousarray(t.cpu().numpy().transpose(0, 2, 1)) for t in layers]
+            for k, writer in enumerate(writers):
+                writer.write_snapshot(self.snapshot_at[epoch], [v[k] for v in values])
 
-        n_train = len(y_train)
-        last_checkpoint = time.monotonic()
-        try:
-            if start_epoch == 0:
-                record(0)
-            for epoch in progress(range(start_epoch + 1, epochs + 1), desc=f"train {label}",
-                                  total=epochs - start_epoch):
-                order = torch.stack([torch.randperm(n_train, generator=g) for g in batch_orders]).to(torch_device)
-                # each member's epoch in its order, gathered at once (index_select: 4x faster than x[order])
-                x_epoch = x_train.index_select(0, order.reshape(-1)).view(m, n_train, -1)
-                y_epoch = y_train.take(order)
-                for start in range(0, n_train, batch_size):
-                    stop = start + batch_size
-                    loss = training_loss(model, x_epoch[:, start:stop].transpose(1, 2), y_epoch[:, start:stop], l2)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                record(epoch)
-                if checkpoint is not None and epoch < epochs and time.monotonic() - last_checkpoint >= checkpoint_seconds:
-                    save_checkpoint(epoch)
-                    last_checkpoint = time.monotonic()
-        except Exception:
-            if checkpoint is not None:  # an error, not an interruption: nothing to resume
-                checkpoint.unlink(missing_ok=True)
-            raise
+    def save_checkpoint(self, checkpoint: Path, key: str, epoch: int, writers: list[ActivationWriter]) -> None:
+        """Flush the files and save everything a resumed run needs to continue bit-identically."""
+        for writer in writers:
+            writer.flush()
+        snapshot = {
+            "key": key,
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generators": [g.get_state() for g in self.batch_orders],
+            "history": {k: torch.from_numpy(v.copy()) for k, v in self.history.items()},
+            "digests": [dict(writer.digests) for writer in writers],
+        }
+        with atomic_path(checkpoint, ".pt") as tmp:
+            torch.save(snapshot, tmp)
+
+    def write_histories(self, writers: list[ActivationWriter]) -> None:
         for k, writer in enumerate(writers):
-            writer.write_history({"epoch": np.arange(epochs + 1), **{key: v[k] for key, v in history.items()}})
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
-    for k, run in enumerate(runs):
-        log.info("finished %s: train_acc=%.4f test_acc=%.4f after %d epochs",
-                 run.get("run", ""), history["train_acc"][k, -1], history["test_acc"][k, -1], epochs)
-    return [Path(p) for p in outputs]
+            writer.write_history({"epoch": np.arange(self.epochs + 1),
+                                  **{name: v[k] for name, v in self.history.items()}})
 
-
-# Posterior sampling (study S4): Langevin dynamics of wide networks, in its own module.
-from layerinfo.langevin import langevin_sample  # noqa: E402,F401
+    def log_finished(self) -> None:
+        for k, run in enumerate(self.runs):
+            log.info("finished %s: train_acc=%.4f test_acc=%.4f after %d epochs", run.get("run", ""),
+                     self.history["train_acc"][k, -1], self.history["test_acc"][k, -1], self.epochs)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from layerinfo import coding
-from layerinfo.config import ConfigError, check_coding, coding_run_config
-from layerinfo.langevin import (
+from layerinfo.coding import kernels, posterior, schemes, study, tasks
+from layerinfo.workflow.config import ConfigError, check_coding, coding_run_config
+from layerinfo.coding.langevin import (
     hidden_activity,
     langevin_chain,
     langevin_sample,
@@ -54,8 +54,8 @@ def test_langevin_recovers_bayesian_linear_regression_posterior():
 
 
 def test_feature_learning_network_fits_the_toy_task_and_lazy_readout_stays_at_prior():
-    x, labels, _, _ = coding.orthogonal_classes(12, 32, 8, 0.1, rng=np.random.default_rng(0))
-    y = coding.one_hot(labels, 3)
+    x, labels, _, _ = tasks.orthogonal_classes(12, 32, 8, 0.1, rng=np.random.default_rng(0))
+    y = tasks.one_hot(labels, 3)
     chain = langevin_sample(x, y, nonlinearity="erf", scaling="feature", width=60, beta=10.0,
                             sigma_a2=readout_prior_variance(1.0, 32, "feature"), step_size=2e-3, n_steps=3000,
                             burn_in=1500, thin=150, generator=torch.Generator().manual_seed(0))
@@ -101,24 +101,24 @@ def test_lazy_kernel_at_large_width_matches_closed_form(nonlinearity):
     h = hidden_activity(net, torch.tensor(x), nonlinearity)[-1].numpy()  # (5, N)
     products = h[:, None, :] * h[None, :, :]
     empirical, sem = products.mean(-1), products.std(-1) / np.sqrt(width)
-    theory = coding.nngp_kernel(x, x, nonlinearity, 1, 1.3)
+    theory = kernels.nngp_kernel(x, x, nonlinearity, 1, 1.3)
     assert np.all(np.abs(empirical - theory) < 5 * sem + 1e-12), np.abs(empirical - theory) / sem
 
 
 def test_closed_form_kernels_by_hand():
     x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]) * np.sqrt(2)  # |x|^2/N0 = 1, 1, 2
-    k_lin = coding.nngp_kernel(x, x, "linear")
+    k_lin = kernels.nngp_kernel(x, x, "linear")
     assert k_lin[0, 1] == pytest.approx(0.0) and k_lin[2, 2] == pytest.approx(2.0)
-    k_relu = coding.nngp_kernel(x, x, "relu")
+    k_relu = kernels.nngp_kernel(x, x, "relu")
     # orthogonal inputs of unit variance: (1/2pi)(sin(pi/2) + 0) ; equal inputs: k/2
     assert k_relu[0, 1] == pytest.approx(1 / (2 * np.pi))
     assert k_relu[0, 0] == pytest.approx(0.5)
-    k_erf = coding.nngp_kernel(x, x, "erf")
+    k_erf = kernels.nngp_kernel(x, x, "erf")
     assert k_erf[0, 0] == pytest.approx(2 / np.pi * np.arcsin(2 / 3))
     assert k_erf[0, 1] == pytest.approx(0.0)
     # depth 2, ReLU, sigma_w2 = 2: layer 1 has k11 = 2 |x|^2/N0 = 2 and E[relu^2] = k11/2 = 1;
     # layer 2 has k11 = 2 * 1 and E[relu^2] = 1; orthogonal inputs: k12 = 2 / (2 pi) at layer 2
-    k2 = coding.nngp_kernel(x[:2], x[:2], "relu", depth=2, sigma_w2=2.0)
+    k2 = kernels.nngp_kernel(x[:2], x[:2], "relu", depth=2, sigma_w2=2.0)
     assert k2[0, 0] == pytest.approx(1.0)
     cos = (2 / np.pi) / 2.0  # layer-2 k12 = 2 * E1[relu relu] = 2 * 2 / (2 pi), over k11 = 2
     t = np.arccos(cos)
@@ -128,23 +128,23 @@ def test_closed_form_kernels_by_hand():
 def test_gp_expected_training_error_limits():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 10))
-    y = coding.one_hot(np.array([0, 1, 2, 0, 1, 2, 0, 0]), 3)
-    k = coding.nngp_kernel(x, x, "relu")
+    y = tasks.one_hot(np.array([0, 1, 2, 0, 1, 2, 0, 0]), 3)
+    k = kernels.nngp_kernel(x, x, "relu")
     # no noise: the posterior interpolates with zero variance at the data
-    assert coding.gp_expected_train_mse(k, y, 1.0, 1e-12) == pytest.approx(0.0, abs=1e-8)
+    assert kernels.gp_expected_train_mse(k, y, 1.0, 1e-12) == pytest.approx(0.0, abs=1e-8)
     # a vanishing prior: f = 0, the error is the targets' mean square
-    assert coding.gp_expected_train_mse(k, y, 1e-12, 0.1) == pytest.approx(np.mean(y ** 2))
+    assert kernels.gp_expected_train_mse(k, y, 1e-12, 0.1) == pytest.approx(np.mean(y ** 2))
     # one input, kernel k, prior s, noise v: mean error (v/(s k + v))^2 y^2 + s k v / (s k + v)
-    one = coding.gp_expected_train_mse(np.array([[2.0]]), np.array([[1.0]]), 0.5, 0.25)
+    one = kernels.gp_expected_train_mse(np.array([[2.0]]), np.array([[1.0]]), 0.5, 0.25)
     assert one == pytest.approx((0.25 / 1.25) ** 2 + 1.0 * 0.25 / 1.25)
 
 
 def test_gp_prediction_interpolates_without_noise():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 10))
-    y = coding.one_hot(np.array([0, 1, 2, 0, 1, 2]), 3)
-    k = coding.nngp_kernel(x, x, "erf")
-    assert np.allclose(coding.gp_predict(k, k, y, 1.0, 0.0), y, atol=1e-8)
+    y = tasks.one_hot(np.array([0, 1, 2, 0, 1, 2]), 3)
+    k = kernels.nngp_kernel(x, x, "erf")
+    assert np.allclose(kernels.gp_predict(k, k, y, 1.0, 0.0), y, atol=1e-8)
 
 
 # --- coding measures and the classifier --------------------------------------------------------
@@ -153,39 +153,39 @@ def test_gp_prediction_interpolates_without_noise():
 def test_codes_by_hand():
     # one sample, three neurons, three classes; population max |r| = 2
     r = np.array([[[2.0, 0.2, 1.5], [0.1, 0.1, 0.1], [-2.0, 1.2, 0.0]]])
-    codes = coding.neuron_codes(r, threshold=0.5)
+    codes = schemes.neuron_codes(r, threshold=0.5)
     assert codes.tolist() == [[0b101, 0, 0b010]]
-    assert coding.code_label(0b101) == "{0,2}" and coding.code_label(0) == "{}"
-    stats = coding.code_statistics(codes, 3)
+    assert schemes.code_label(0b101) == "{0,2}" and schemes.code_label(0) == "{}"
+    stats = schemes.code_statistics(codes, 3)
     assert stats["code_fraction"] == pytest.approx(2 / 3) and stats["n_codes"] == 2
     assert stats["effective_codes"] == pytest.approx(2.0)
-    freq = coding.code_frequencies(codes)
+    freq = schemes.code_frequencies(codes)
     assert freq["fraction"].sum() == pytest.approx(1.0) and len(freq) == 3
 
 
 def test_class_responses_average_each_class():
     act = np.arange(12, dtype=float).reshape(1, 4, 3)  # 4 inputs, 3 neurons
     labels = np.array([0, 0, 1, 1])
-    r = coding.class_responses(act, labels, 2)
+    r = schemes.class_responses(act, labels, 2)
     assert r[0, :, 0].tolist() == [1.5, 2.5, 3.5] and r[0, :, 1].tolist() == [7.5, 8.5, 9.5]
 
 
 def test_bimodality_coefficient_reference_values():
     rng = np.random.default_rng(0)
-    assert coding.bimodality_coefficient(rng.standard_normal(200_000)) == pytest.approx(1 / 3, abs=0.01)
-    assert coding.bimodality_coefficient(rng.uniform(size=200_000)) == pytest.approx(5 / 9, abs=0.01)
+    assert schemes.bimodality_coefficient(rng.standard_normal(200_000)) == pytest.approx(1 / 3, abs=0.01)
+    assert schemes.bimodality_coefficient(rng.uniform(size=200_000)) == pytest.approx(5 / 9, abs=0.01)
     two = np.concatenate([rng.normal(-1, 0.1, 5000), rng.normal(1, 0.1, 5000)])
-    assert coding.bimodality_coefficient(two) > 0.9
+    assert schemes.bimodality_coefficient(two) > 0.9
 
 
 def test_kernel_alignment_and_rhat():
     labels = np.array([0, 0, 1, 2, 2, 2])
-    y = coding.one_hot(labels, 3)
-    assert coding.kernel_alignment(3.0 * y @ y.T, labels, 3) == pytest.approx(1.0)
+    y = tasks.one_hot(labels, 3)
+    assert kernels.kernel_alignment(3.0 * y @ y.T, labels, 3) == pytest.approx(1.0)
     rng = np.random.default_rng(0)
-    assert coding.gelman_rubin(rng.standard_normal((4, 2000))) == pytest.approx(1.0, abs=0.01)
+    assert schemes.gelman_rubin(rng.standard_normal((4, 2000))) == pytest.approx(1.0, abs=0.01)
     shifted = rng.standard_normal((2, 2000)) + np.array([[0.0], [3.0]])
-    assert coding.gelman_rubin(shifted) > 1.5
+    assert schemes.gelman_rubin(shifted) > 1.5
 
 
 def _analog(rng, s=2, n=300, c=3):
@@ -213,27 +213,27 @@ def _sparse(rng, s=2, n=300, c=3):
 @pytest.mark.parametrize("kind,make", [("analog", _analog), ("redundant", _redundant), ("sparse", _sparse)])
 def test_classifier_labels_hand_made_populations(kind, make):
     readout, responses = make(np.random.default_rng(0))
-    measures = coding.population_measures(readout, responses, 3, threshold=0.5)
-    assert coding.classify_scheme(measures) == kind, measures
+    measures = schemes.population_measures(readout, responses, 3, threshold=0.5)
+    assert schemes.classify_scheme(measures) == kind, measures
 
 
 def test_classifier_refuses_unknown_criteria_and_leaves_the_rest_unclassified():
     with pytest.raises(ValueError, match="unknown criteria"):
-        coding.classify_scheme({}, {"sparsity": 1})
+        schemes.classify_scheme({}, {"sparsity": 1})
     odd = {"readout_excess_kurtosis": 5.0, "readout_bimodality": 0.4, "code_fraction": 0.9, "code_purity": 0.5}
-    assert coding.classify_scheme(odd) == "unclassified"
+    assert schemes.classify_scheme(odd) == "unclassified"
 
 
 # --- tasks and files -------------------------------------------------------------------------
 
 
 def test_toy_task_proportions_and_orthogonal_means():
-    x, labels, _, lt = coding.orthogonal_classes(20, 64, 32, 0.0, rng=np.random.default_rng(0))
+    x, labels, _, lt = tasks.orthogonal_classes(20, 64, 32, 0.0, rng=np.random.default_rng(0))
     assert np.bincount(labels).tolist() == [32, 16, 16] and np.bincount(lt).tolist() == [16, 8, 8]
     means = np.stack([x[labels == c][0] for c in range(3)])
     assert np.allclose(means @ means.T, 20 * np.eye(3))
     with pytest.raises(ValueError, match="proportions"):
-        coding.orthogonal_classes(20, 10, 10, 0.1, proportions=(0.5, 0.6))
+        tasks.orthogonal_classes(20, 10, 10, 0.1, proportions=(0.5, 0.6))
 
 
 TINY = {
@@ -251,9 +251,9 @@ TINY = {
 
 def test_posterior_file_round_trip_and_refusals(tmp_path):
     run = coding_run_config(TINY, "toy", "relu", "feature")
-    path = coding.sample_run(run, tmp_path / "posterior.h5")
+    path = posterior.sample_run(run, tmp_path / "posterior.h5")
     assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
-    post = coding.read_posterior(path)
+    post = posterior.read_posterior(path)
     assert post.config == run and len(post.chains) == 2
     with h5py.File(path) as f:
         assert f.attrs["format"] == "layerinfo-posterior" and f.attrs["format_version"] == 1
@@ -261,22 +261,22 @@ def test_posterior_file_round_trip_and_refusals(tmp_path):
     assert [w.shape for w in post.chains[0]["hidden"]] == [(2, 8, 6), (2, 8, 8)]
     assert post.outputs(0, post.data["x_test"]).shape == (2, 8, 3)
     # same seed, same samples
-    again = coding.read_posterior(coding.sample_run(run, tmp_path / "again.h5"))
+    again = posterior.read_posterior(posterior.sample_run(run, tmp_path / "again.h5"))
     assert np.array_equal(again.chains[1]["readout"], post.chains[1]["readout"])
-    row, per_class, codes = coding.run_measures(path, 0.5)
-    assert row["scheme"] in coding.SCHEMES and row["n_chains"] == 2 and row["depth"] == 2
+    row, per_class, codes = study.run_measures(path, 0.5)
+    assert row["scheme"] in schemes.SCHEMES and row["n_chains"] == 2 and row["depth"] == 2
     assert set(per_class["model"]) == {"network", "gp_lazy"}
     assert codes["neuron_fraction"].sum() == pytest.approx(1.0)
     with h5py.File(path, "a") as f:
         f.attrs["format_version"] = 99
-    with pytest.raises(coding.PosteriorFileError, match="posterior.h5.*format_version 99"):
-        coding.read_posterior(path)
+    with pytest.raises(posterior.PosteriorFileError, match="posterior.h5.*format_version 99"):
+        posterior.read_posterior(path)
     with h5py.File(path, "a") as f:
         f.attrs["format"] = "something-else"
-    with pytest.raises(coding.PosteriorFileError, match="posterior.h5.*not a layerinfo posterior"):
-        coding.read_posterior(path)
-    with pytest.raises(coding.PosteriorFileError, match="does not exist"):
-        coding.read_posterior(tmp_path / "missing.h5")
+    with pytest.raises(posterior.PosteriorFileError, match="posterior.h5.*not a layerinfo posterior"):
+        posterior.read_posterior(path)
+    with pytest.raises(posterior.PosteriorFileError, match="does not exist"):
+        posterior.read_posterior(tmp_path / "missing.h5")
 
 
 @pytest.mark.parametrize("edit,key", [

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerinfo.compression import compression_generalisation, compression_scores, generalisation, pearson_interval
+from layerinfo.infoplane.compression import compression_generalisation, compression_scores, generalisation, pearson_interval
 
 
 def _rows(seed, curve, layer=0, name="hidden1"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from layerinfo.config import ConfigError, run_config, runs, validate_config
+from layerinfo.workflow.config import ConfigError, run_config, runs, validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from layerinfo.config import ConfigError, validate_config
+from layerinfo.workflow.config import ConfigError, validate_config
 from layerinfo.information import METHODS
 from layerinfo.init import SCHEMES
 

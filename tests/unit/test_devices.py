@@ -11,8 +11,8 @@ import torch
 import yaml
 
 from layerinfo.datasets import load_dataset, save_dataset
-from layerinfo.devices import resolve_device, stage_device
-from layerinfo.estimate import estimate_run
+from layerinfo.workflow.devices import resolve_device, stage_device
+from layerinfo.infoplane.estimate import estimate_run
 from layerinfo.h5io import open_activations
 from layerinfo.isometry.study import information_table, jacobian_table, write_spectra
 from layerinfo.tables import aggregate_over_seeds, histories

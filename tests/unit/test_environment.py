@@ -41,7 +41,7 @@ def test_conda_environment_uses_the_same_pins():
 
 
 def test_container_installs_the_pins_on_a_digest_pinned_base():
-    from layerinfo.recipes import check_recipe
+    from layerinfo.workflow.recipes import check_recipe
 
     recipes = sorted((ROOT / "containers").glob("*.def"))
     assert recipes

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.special import logsumexp
 
-from layerinfo.estimate import estimate_run, parallel_workers
+from layerinfo.infoplane.estimate import estimate_run, parallel_workers
 from layerinfo.h5io import ActivationWriter
 from layerinfo.information import information_plane
 from layerinfo.information import kde

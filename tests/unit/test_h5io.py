@@ -159,7 +159,7 @@ def test_foreign_and_wrong_version_and_incomplete(tmp_path):
 
 
 def test_estimator_refuses_nan_activations_naming_file_layer_and_epoch(tmp_path):
-    from layerinfo.estimate import estimate_run
+    from layerinfo.infoplane.estimate import estimate_run
 
     path = tmp_path / "activations.h5"
     _write(path)

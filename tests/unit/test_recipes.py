@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layerinfo.recipes import check_recipe, main, read_pins
+from layerinfo.workflow.recipes import check_recipe, main, read_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("data", "compute", "figures")
@@ -101,7 +101,7 @@ def test_planted_defect_fails_the_check(tree, defect, expected, capsys):
 def test_config_refuses_an_image_not_pinned_by_digest(image):
     import yaml
 
-    from layerinfo.config import ConfigError, validate_config
+    from layerinfo.workflow.config import ConfigError, validate_config
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["runtime"]["containers"]["compute"] = image
@@ -115,7 +115,7 @@ def test_config_refuses_an_image_not_pinned_by_digest(image):
 def test_config_accepts_sif_paths_and_digest_pinned_images():
     import yaml
 
-    from layerinfo.config import validate_config
+    from layerinfo.workflow.config import validate_config
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["runtime"]["containers"]["compute"] = "docker://ghcr.io/example/layerinfo@sha256:" + "0" * 64

@@ -19,7 +19,7 @@ from layerinfo.information.relevance import (
     zipf_fit,
     zipf_point,
 )
-from layerinfo.rbm import RBM, PCDSchedule, generate, layer_states, train_dbn, train_rbm
+from layerinfo.relevance.rbm import RBM, PCDSchedule, generate, layer_states, train_dbn, train_rbm
 
 
 def test_all_singletons_and_one_state():
@@ -274,7 +274,7 @@ class _FixedClassifier:
 
 
 def test_generation_scores_by_hand():
-    from layerinfo.relevance_study import generation_scores
+    from layerinfo.relevance.study import generation_scores
 
     data = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
     samples = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [0.5, 0.5, 0.5, 0.5], [1.0, 1.0, 1.0, 1.0]])
@@ -292,7 +292,7 @@ def test_generation_scores_by_hand():
 
 
 def test_summary_names_the_zipf_layer_and_the_best_generator():
-    from layerinfo.relevance_study import relevance_summary
+    from layerinfo.relevance.study import relevance_summary
 
     h_s = np.array([1.0, 0.8, 0.6, 0.3, 0.1])
     table = pd.DataFrame({

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from layerinfo.killtest import compare_outputs, run_with_kills
+from layerinfo.workflow.killtest import compare_outputs, run_with_kills
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow

@@ -145,7 +145,7 @@ def test_invalid_config_stops_before_any_job(tmp_path, edit, fragments):
 
 
 def test_estimator_refuses_truncated_activation_file(finished_run, tmp_path):
-    from layerinfo.estimate import estimate_run
+    from layerinfo.infoplane.estimate import estimate_run
     from layerinfo.h5io import ActivationFileError
 
     source = finished_run / "results/runs/information_plane/main/tanh-truncnorm-s0/activations.h5"

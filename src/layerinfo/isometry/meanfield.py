@@ -1,4 +1,4 @@
-"""Mean-field signal propagation in deep random networks, by Gauss–Hermite quadrature.
+"""Mean-field signal propagation in deep random networks, by Gauss–Legendre quadrature.
 
 A fully connected net with weights W_ij ~ N(0, sigma_w^2 / N) and biases b_i ~ N(0, sigma_b^2)
 maps the pre-activation length q^l = (1/N) sum_i (h_i^l)^2 and the correlation c^l of two

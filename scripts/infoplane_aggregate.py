@@ -1,6 +1,6 @@
 """Rule aggregate_information_plane: all runs' rows, and their mean over seeds."""
 
-from layerinfo.jobs import job_log
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import aggregate_over_seeds, read_csvs, write_csv
 
 with job_log(snakemake.log[0]):

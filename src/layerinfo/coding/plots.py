@@ -1,7 +1,7 @@
 """Figures of the coding-schemes study (S4): data in, ``matplotlib.figure.Figure`` out.
 
 Every figure is a grid with one column per nonlinearity and one row per scaling (feature
-learning, lazy), built from posterior files read with :func:`layerinfo.coding.read_posterior`.
+learning, lazy), built from posterior files read with :func:`layerinfo.coding.posterior.read_posterior`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from layerinfo import coding
+from layerinfo.coding import kernels, posterior, schemes
 from layerinfo.plotting import plt, save_figure
 
 SCALING_NAMES = {"feature": "feature learning (1/N)", "lazy": "lazy (1/√N)"}
@@ -46,7 +46,7 @@ def readout_histograms_figure(posteriors: list) -> plt.Figure:
         grid = np.linspace(a.min(), a.max(), 200)
         mu, sd = a.mean(), a.std()
         ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=0.8)
-        stats = coding.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
+        stats = schemes.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
         ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\nexcess kurtosis {stats['readout_excess_kurtosis']:.2f}, "
                      f"BC {stats['readout_bimodality']:.2f}", fontsize=8)
         ax.set_xlabel("readout weight a")
@@ -60,14 +60,14 @@ def readout_histograms_figure(posteriors: list) -> plt.Figure:
 def _sorted_map(responses: np.ndarray, readout: np.ndarray, threshold: float):
     """Normalised responses ``(C, N)`` of one sample, neurons sorted by code frequency, then by
     readout norm; returns the map and the code boundaries."""
-    codes = coding.neuron_codes(responses[None], threshold)[0]
-    freq = coding.code_frequencies(codes)
+    codes = schemes.neuron_codes(responses[None], threshold)[0]
+    freq = schemes.code_frequencies(codes)
     rank = {code: k for k, code in enumerate(freq["code"])}
     norm = np.linalg.norm(readout, axis=1)
     # coding neurons first (by code frequency), the bulk without a code last
     key = np.array([(rank[c] if c > 0 else len(rank)) for c in codes])
     order = np.lexsort((-norm, key))
-    r = coding.normalised_responses(responses[None])[0]
+    r = schemes.normalised_responses(responses[None])[0]
     bounds = np.flatnonzero(np.diff(key[order])) + 0.5
     return r[order].T, bounds, codes[order]
 
@@ -84,7 +84,7 @@ def activation_maps_figure(posteriors: list, threshold: float = 0.5) -> plt.Figu
         post = by[(nl, sc)]
         x, labels = post.data["x_train"], post.data["labels_train"]
         act = post.activity(0, x)[-1:]
-        resp = coding.class_responses(act, labels, post.n_classes)[0]
+        resp = schemes.class_responses(act, labels, post.n_classes)[0]
         image, bounds, codes = _sorted_map(resp, post.chains[0]["readout"][-1], threshold)
         im = ax.imshow(image, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
         for b in bounds:
@@ -118,7 +118,7 @@ def kernels_figure(posteriors: list) -> plt.Figure:
             ks.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
         kernel = np.mean(ks, 0)
         ax.imshow(kernel, cmap="viridis")
-        align = coding.kernel_alignment(kernel, labels[order], post.n_classes)
+        align = kernels.kernel_alignment(kernel, labels[order], post.n_classes)
         ax.set_title(f"{nl}, {sc}\nalignment {align:.2f}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -131,10 +131,10 @@ def kernels_figure(posteriors: list) -> plt.Figure:
         x, labels = example.data["x_train"], example.data["labels_train"]
         order = np.argsort(labels, kind="stable")
         cfg = example.config
-        gp = coding.nngp_kernel(x[order], x[order], nl, cfg["task_spec"]["depth"], cfg["prior"]["sigma_w2"])
+        gp = kernels.nngp_kernel(x[order], x[order], nl, cfg["task_spec"]["depth"], cfg["prior"]["sigma_w2"])
         ax.imshow(gp, cmap="viridis")
         ax.set_title(f"{nl}, closed form (prior, N→∞)\nalignment "
-                     f"{coding.kernel_alignment(gp, labels[order], example.n_classes):.2f}", fontsize=8)
+                     f"{kernels.kernel_alignment(gp, labels[order], example.n_classes):.2f}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
@@ -195,7 +195,7 @@ def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, 
                         readout_png, maps_png, kernels_png, generalisation_png, traces_png,
                         threshold: float = 0.5) -> None:
     """The five figures of one task, from its posterior files and the per-class table."""
-    posteriors = [coding.read_posterior(p) for p in posterior_paths]
+    posteriors = [posterior.read_posterior(p) for p in posterior_paths]
     save_figure(readout_histograms_figure(posteriors), readout_png)
     save_figure(activation_maps_figure(posteriors, threshold), maps_png)
     save_figure(kernels_figure(posteriors), kernels_png)

@@ -2,7 +2,7 @@
 which layer generates best (Song, Marsili & Jo 2018, arXiv:1710.11324); plus the same measures
 on every network of the information-plane study (S2) at every snapshot.
 
-Files of the study (written here, read here and by :mod:`layerinfo.relevance_plots`):
+Files of the study (written here, read here and by :mod:`layerinfo.relevance.plots`):
 
 * model ``.pt``: ``{"widths": LongTensor, **DBN.state_dict()}`` (load with ``weights_only=True``);
 * states ``.npz``: ``epochs``, ``l{l}_e{epoch}`` (uint8, (n_samples, units)) for every layer l
@@ -31,7 +31,7 @@ from layerinfo.information.relevance import (
     state_counts,
 )
 from layerinfo.progress import progress
-from layerinfo.rbm import DBN, PCDSchedule, generate, train_dbn
+from layerinfo.relevance.rbm import DBN, PCDSchedule, generate, train_dbn
 from layerinfo.training import snapshot_epochs
 
 log = logging.getLogger("layerinfo.relevance")
@@ -49,7 +49,7 @@ TRAJECTORY_COLUMNS = [
 
 
 def schedule_from_config(training: dict) -> PCDSchedule:
-    """The :class:`~layerinfo.rbm.PCDSchedule` of the config section ``relevance.training``."""
+    """The :class:`~layerinfo.relevance.rbm.PCDSchedule` of the config section ``relevance.training``."""
     return PCDSchedule(**{k: training[k] for k in PCDSchedule.__dataclass_fields__ if k in training})
 
 

@@ -8,7 +8,7 @@ and no unknown one, copies its lock file in %files, installs only from that lock
 ``==`` and at least one SHA-256, agrees with requirements.txt on every package both name, and
 holds every package of the stage's ``.in`` list.
 
-Usage: ``python -m layerinfo.recipes [containers/*.def]`` prints one line per problem and exits
+Usage: ``python -m layerinfo.workflow.recipes [containers/*.def]`` prints one line per problem and exits
 1 if there is any.
 """
 

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from layerinfo.compression import compression_generalisation, compression_scores, generalisation
-from layerinfo.jobs import job_log
+from layerinfo.infoplane.compression import compression_generalisation, compression_scores, generalisation
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import write_csv
 
 with job_log(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Rule training_history: the per-epoch history of every run in one table."""
 
-from layerinfo.jobs import job_log
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import histories, write_csv
 
 with job_log(snakemake.log[0]):

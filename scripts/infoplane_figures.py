@@ -1,7 +1,7 @@
 """Rule information_plane_figures: one information plane per estimator for one activation x initialisation."""
 
-from layerinfo.jobs import job_log
-from layerinfo.plotting import save_information_planes
+from layerinfo.workflow.jobs import job_log
+from layerinfo.infoplane.plots import save_information_planes
 
 with job_log(snakemake.log[0]):
     w = snakemake.wildcards

@@ -1,7 +1,7 @@
 """Rule dataset_download: fetch a dataset's files (checksums verified) and write its .npz."""
 
 from layerinfo.datasets.download import download_and_save
-from layerinfo.jobs import job_log
+from layerinfo.workflow.jobs import job_log
 
 # Mirrors and timeout are read from the config, not params: changing them changes no result
 # (every file is checked against its checksum), so it must not rerun the rule.

@@ -1,8 +1,8 @@
 """Rule estimate: every configured estimator on every snapshot and layer of one run."""
 
-from layerinfo.devices import stage_device
-from layerinfo.estimate import estimate_run
-from layerinfo.jobs import job_log
+from layerinfo.workflow.devices import stage_device
+from layerinfo.infoplane.estimate import estimate_run
+from layerinfo.workflow.jobs import job_log
 from layerinfo.tables import write_csv
 
 with job_log(snakemake.log[0], snakemake.threads):

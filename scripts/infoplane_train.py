@@ -1,7 +1,7 @@
 """Rule train: train every seed of one experiment x activation x initialisation together."""
 
-from layerinfo.devices import stage_device
-from layerinfo.jobs import job_log
+from layerinfo.workflow.devices import stage_device
+from layerinfo.workflow.jobs import job_log
 from layerinfo.training import train_runs
 
 with job_log(snakemake.log[0], snakemake.threads):

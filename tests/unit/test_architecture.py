@@ -1,0 +1,54 @@
+"""The package's import rules (pyproject.toml [tool.importlinter]): the core imports no study, a
+study no other study, and nothing in the package imports the workflow layer."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def lint(src: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return subprocess.run([str(LINT), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_import_contracts_hold():
+    result = lint(ROOT / "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def planted_copy(tmp_path: Path, module: str, line: str) -> Path:
+    """A copy of the checkout's package and pyproject with ``line`` appended to ``module``."""
+    shutil.copytree(ROOT / "src" / "layerinfo", tmp_path / "src" / "layerinfo",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "src" / "layerinfo" / module
+    target.write_text(target.read_text() + f"\n{line}\n")
+    return tmp_path / "src"
+
+
+def test_core_importing_a_study_breaks_the_layers(tmp_path):
+    src = planted_copy(tmp_path, "training.py", "import layerinfo.coding.langevin  # noqa: E402,F401")
+    result = lint(src, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "layerinfo.training -> layerinfo.coding.langevin" in result.stdout
+
+
+def test_study_importing_another_study_breaks_independence(tmp_path):
+    src = planted_copy(tmp_path, "relevance/study.py", "from layerinfo.infoplane import estimate  # noqa")
+    result = lint(src, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "a study never imports another study BROKEN" in result.stdout
+
+
+def test_science_importing_the_workflow_layer_breaks_the_layers(tmp_path):
+    src = planted_copy(tmp_path, "isometry/study.py", "from layerinfo.workflow import jobs  # noqa")
+    result = lint(src, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "layerinfo.isometry.study -> layerinfo.workflow.jobs" in result.stdout

@@ -1,0 +1,75 @@
+"""A config given with --configfile replaces config.yaml instead of being merged into it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.workflow
+
+OWN = {
+    "information_plane": {
+        "dataset": {"name": "tishby", "test_fraction": 0.2, "split_seed": 0},
+        "hidden_widths": [4, 3],
+        "seeds": [0],
+        "training": {"optimizer": "adam", "learning_rate": 0.004, "batch_size": 256, "epochs": 2},
+        "snapshots": {"count": 2},
+        "experiments": {"x1": {"activations": ["tanh"], "initialisations": ["truncnorm"]}},
+        "estimators": {"ebab": {"method": "ebab", "n_bins": 30}},
+    },
+    "initialisations": {"truncnorm": {"scheme": "truncated_normal", "gain": 1.0}},
+}
+
+
+def snakemake(work, *args):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--cores", "2", *args, "--configfile", str(work / "own.yaml")]  # --configfile takes all that follows
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+@pytest.fixture
+def work(tmp_path):
+    # the default config sits in the working directory, where Snakemake would merge it in
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(OWN, sort_keys=False))
+    return tmp_path
+
+
+def job_counts(text: str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table of a dry run."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats"))
+    counts = {}
+    for line in lines[start + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_own_config_plans_only_its_experiment_and_studies(work):
+    proc = snakemake(work, "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    counts = job_counts(text)
+    # one run: one training and one estimate job, and no study the own config leaves out
+    assert counts["train"] == 1 and counts["estimate"] == 1, counts
+    assert not [rule for rule in counts if rule.split("_")[0] in ("relevance", "isometry", "coding")], counts
+    assert "information_plane/x1/" in text and "information_plane/main/" not in text
+
+
+def test_own_config_estimates_only_its_estimator(work):
+    target = "results/estimates/information_plane/x1/tanh-truncnorm-s0.csv"
+    proc = snakemake(work, target)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = pd.read_csv(work / target)
+    assert set(rows["estimator"]) == {"ebab"}
+    assert set(rows["experiment"]) == {"x1"}
