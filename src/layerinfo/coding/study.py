@@ -61,27 +61,17 @@ def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | Non
     d = post.data
     x_tr, l_tr, x_te, l_te = d["x_train"], d["labels_train"], d["x_test"], d["labels_test"]
     c = post.n_classes
-    burn = cfg["sampler"]["burn_in"]
-    readouts, responses, kernels, test_out, labels = [], [], [], [], []
-    for k in range(len(post.chains)):
-        act = post.activity(k, x_tr)
-        responses.append(class_responses(act, l_tr, c))
-        readouts.append(post.chains[k]["readout"])
-        kernels.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
-        test_out.append(post.outputs(k, x_te).mean(0))
-        m = population_measures(readouts[-1], responses[-1], c, threshold, branches=False)
-        labels.append(classify_scheme(m, criteria))
+    chains = [_chain_measures(post, k, x_tr, l_tr, x_te, threshold, criteria) for k in range(len(post.chains))]
+    readouts, responses, kernels, test_out, labels = (list(v) for v in zip(*chains))
     measures = population_measures(np.concatenate(readouts), np.concatenate(responses), c, threshold)
     scheme = classify_scheme(measures, criteria)
     kernel = np.mean(kernels, 0)
     rel = max((np.linalg.norm(a - b) / np.linalg.norm(kernel)
                for i, a in enumerate(kernels) for b in kernels[i + 1:]), default=float("nan"))
+    burn = cfg["sampler"]["burn_in"]
     traces = np.stack([ch["trace_mse"][ch["trace_step"] > burn] for ch in post.chains])
     depth = cfg["task_spec"]["depth"]
-    k_prior = nngp_kernel(x_tr, x_tr, cfg["nonlinearity"], depth, cfg["prior"]["sigma_w2"])
-    k_test = nngp_kernel(x_te, x_tr, cfg["nonlinearity"], depth, cfg["prior"]["sigma_w2"])
-    noise = cfg["sampler"]["temperature"] / cfg["sampler"]["beta"]
-    gp_out = gp_predict(k_prior, k_test, one_hot(l_tr, c), cfg["prior"]["sigma_a2"], noise)
+    k_prior, gp_out, gp_train_mse = _lazy_baseline(cfg, x_tr, l_tr, x_te, c)
     net_out = np.mean(test_out, 0)
     row = {
         "task": cfg["task"], "nonlinearity": cfg["nonlinearity"], "scaling": cfg["scaling"],
@@ -91,7 +81,7 @@ def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | Non
         "sigma_a2_effective": post.sigma_a2,
         **measures,
         "train_mse": float(traces.mean()), "train_mse_rhat": gelman_rubin(traces),
-        "train_mse_gp_expected": gp_expected_train_mse(k_prior, one_hot(l_tr, c), cfg["prior"]["sigma_a2"], noise),
+        "train_mse_gp_expected": gp_train_mse,
         "kernel_chain_rel_diff": float(rel),
         "kernel_alignment": kernel_alignment(kernel, l_tr, c),
         "kernel_alignment_gp": kernel_alignment(k_prior, l_tr, c),
@@ -100,24 +90,59 @@ def run_measures(path: str | os.PathLike, threshold: float, criteria: dict | Non
         "test_mse": float(np.mean((net_out - one_hot(l_te, c)) ** 2)),
         "test_mse_gp": float(np.mean((gp_out - one_hot(l_te, c)) ** 2)),
     }
-    per_class = []
-    for cls in range(c):
+    per_class = _per_class_rows(cfg, l_te, c, {"network": net_out, "gp_lazy": gp_out})
+    freq = _code_frequency_rows(cfg, np.concatenate(responses), threshold)
+    return row, per_class, freq
+
+
+def _chain_measures(post, k: int, x_tr, l_tr, x_te, threshold: float, criteria: dict | None):
+    """One chain's readouts ``(S, N, R)``, class responses ``(S, N, C)``, posterior-averaged
+    kernel ``(P, P)``, mean test output ``(P_test, R)`` and its own scheme label."""
+    c = post.n_classes
+    act = post.activity(k, x_tr)
+    responses = class_responses(act, l_tr, c)
+    readout = post.chains[k]["readout"]
+    kernel = np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2])
+    test_out = post.outputs(k, x_te).mean(0)
+    label = classify_scheme(population_measures(readout, responses, c, threshold, branches=False), criteria)
+    return readout, responses, kernel, test_out, label
+
+
+def _lazy_baseline(cfg: dict, x_tr, l_tr, x_te, n_classes: int):
+    """The lazy GP limit of the run: prior kernel on the training inputs, test predictions and
+    the expected training MSE."""
+    depth, sigma_w2 = cfg["task_spec"]["depth"], cfg["prior"]["sigma_w2"]
+    k_prior = nngp_kernel(x_tr, x_tr, cfg["nonlinearity"], depth, sigma_w2)
+    k_test = nngp_kernel(x_te, x_tr, cfg["nonlinearity"], depth, sigma_w2)
+    noise = cfg["sampler"]["temperature"] / cfg["sampler"]["beta"]
+    y = one_hot(l_tr, n_classes)
+    gp_out = gp_predict(k_prior, k_test, y, cfg["prior"]["sigma_a2"], noise)
+    return k_prior, gp_out, gp_expected_train_mse(k_prior, y, cfg["prior"]["sigma_a2"], noise)
+
+
+def _per_class_rows(cfg: dict, l_te, n_classes: int, outputs: dict) -> pd.DataFrame:
+    """Test error and MSE per class for each model's test outputs."""
+    rows = []
+    for cls in range(n_classes):
         sel = l_te == cls
         if not sel.any():
             continue
-        for model, out in (("network", net_out), ("gp_lazy", gp_out)):
-            per_class.append({"task": cfg["task"], "nonlinearity": cfg["nonlinearity"], "scaling": cfg["scaling"],
-                              "model": model, "class": cls, "n_test": int(sel.sum()),
-                              "test_error": float(np.mean(out[sel].argmax(1) != cls)),
-                              "test_mse": float(np.mean((out[sel] - one_hot(l_te[sel], c)) ** 2))})
-    all_responses = np.concatenate(responses)
-    freq = code_frequencies(neuron_codes(all_responses, threshold))
+        for model, out in outputs.items():
+            rows.append({"task": cfg["task"], "nonlinearity": cfg["nonlinearity"], "scaling": cfg["scaling"],
+                         "model": model, "class": cls, "n_test": int(sel.sum()),
+                         "test_error": float(np.mean(out[sel].argmax(1) != cls)),
+                         "test_mse": float(np.mean((out[sel] - one_hot(l_te[sel], n_classes)) ** 2))})
+    return pd.DataFrame(rows)
+
+
+def _code_frequency_rows(cfg: dict, responses, threshold: float) -> pd.DataFrame:
+    """Fraction of neurons carrying each code, pooled over samples and chains."""
+    freq = code_frequencies(neuron_codes(responses, threshold))
     freq.insert(1, "classes", [code_label(code) for code in freq["code"]])
     freq.insert(2, "n_classes_in_code", [bin(int(code)).count("1") for code in freq["code"]])
     for k, key in enumerate(("task", "nonlinearity", "scaling")):
         freq.insert(k, key, cfg[key])
-    freq = freq.rename(columns={"fraction": "neuron_fraction"})
-    return row, pd.DataFrame(per_class), freq
+    return freq.rename(columns={"fraction": "neuron_fraction"})
 
 
 def coding_tables(paths, schemes_csv, generalisation_csv, codes_csv, threshold: float = 0.5,
