@@ -80,7 +80,7 @@ def coding_targets():
         for task in study_section("coding")["tasks"]
         for name in CODING_FIGURES
     ]
-    return tables + figures
+    return tables + figures + ["results/tables/claims_coding.csv"]
 
 
 OPTIONAL_STUDIES["coding"] = coding_targets

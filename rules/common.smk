@@ -132,7 +132,9 @@ def information_plane_targets():
         f"results/tables/{STUDY}_compression.csv",
         "results/tables/compression_generalisation.csv",
     ]
-    return tables + curves + compression + figures
+    return (
+        tables + curves + compression + figures + [f"results/tables/claims_{STUDY}.csv"]
+    )
 
 
 # Studies other than the information plane are optional config sections: `all` runs the
@@ -161,12 +163,25 @@ def study_targets(name):
 
 
 def all_targets(wildcards):
-    """Every study present in the config."""
+    """Every study present in the config, and what reproduced."""
     targets = information_plane_targets()
     for name, study in OPTIONAL_STUDIES.items():
         if name in config:
             targets += study()
-    return targets
+    return targets + ["results/tables/claims.csv", "results/claims.html"]
+
+
+# Studies whose claims rule exists (rules/claims.smk and the study's rules file).
+CLAIM_STUDIES = [STUDY, "relevance", "coding"]
+
+
+def claims_files(wildcards):
+    """The claims file of every study in the config (rule claims merges them)."""
+    return [
+        f"results/tables/claims_{name}.csv"
+        for name in CLAIM_STUDIES
+        if name == STUDY or name in config
+    ]
 
 
 # Study S3 (rules/isometry.smk): dynamical isometry.
@@ -287,7 +302,7 @@ def relevance_targets():
         targets += [
             f"results/figures/relevance/trajectories_{e}.png" for e in EXPERIMENTS
         ]
-    return targets
+    return targets + ["results/tables/claims_relevance.csv"]
 
 
 def relevance_section(wildcards):

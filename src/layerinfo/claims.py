@@ -13,10 +13,12 @@ missing, or fewer runs than the criterion needs).
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -105,6 +107,17 @@ def within_verdict(value, ci_low=math.nan, ci_high=math.nan, *, low, high, n=Non
     return INCONCLUSIVE
 
 
+def contains_verdict(value, ci_low, ci_high, *, target, n=None, min_n=1) -> str:
+    """Verdict of "the statistic is ``target``" (e.g. an exponent of 1): ``reproduced`` when the
+    interval contains it, ``not reproduced`` when it excludes it, ``inconclusive`` without an
+    interval or with too few runs."""
+    if n is not None and n < min_n:
+        return INCONCLUSIVE
+    if not (np.isfinite(value) and np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return INCONCLUSIVE
+    return REPRODUCED if ci_low <= target <= ci_high else NOT_REPRODUCED
+
+
 def boolean_verdict(holds: bool | None) -> str:
     """Verdict of a criterion that is a plain yes/no of the run (None: could not be measured)."""
     if holds is None:
@@ -145,6 +158,29 @@ def correlation_interval(x, y, level=0.95) -> tuple[float, float, float, int]:
     return r, math.tanh(z - half), math.tanh(z + half), n
 
 
+def pooled_correlation(groups, level=0.95) -> tuple[float, float, float, int]:
+    """Pearson correlation pooled over groups (e.g. over activations, each correlated across its
+    seeds): Fisher z of each group's r weighted by ``n_g - 3``, back-transformed, with the
+    interval ``z ± q / sqrt(sum(n_g - 3))``. ``groups`` is an iterable of ``(x, y)`` pairs; groups
+    with fewer than 4 finite pairs or constant data are left out. Returns ``(r, low, high, n)``
+    with ``n`` the number of runs in the groups used; NaN when none is usable.
+    """
+    weights, zs, n_total = [], [], 0
+    for x, y in groups:
+        r, _, _, n = correlation_interval(x, y, level)
+        if n < 4 or not np.isfinite(r):
+            continue
+        zs.append(math.atanh(min(max(r, -0.999999), 0.999999)))
+        weights.append(n - 3)
+        n_total += n
+    if not weights:
+        return math.nan, math.nan, math.nan, n_total
+    w = np.asarray(weights, float)
+    z = float(np.dot(w, zs) / w.sum())
+    half = stats.norm.ppf(0.5 + level / 2) / math.sqrt(w.sum())
+    return math.tanh(z), math.tanh(z - half), math.tanh(z + half), n_total
+
+
 def config_label(config: dict, name: str) -> str:
     """``name@hash``: the config file's name and the first 12 hex digits of the SHA-256 of the
     resolved config (JSON, sorted keys), so two runs' claims can be told apart."""
@@ -180,3 +216,72 @@ def read_claims(paths) -> pd.DataFrame:
             raise ValueError(f"{path}: verdicts {bad} are not among {list(VERDICTS)}")
         frames.append(frame[COLUMNS])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+VERDICT_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", INCONCLUSIVE: "#9a6700"}
+STUDY_TITLES = {
+    "information_plane": "S2 — information plane with adaptive estimators (Chelombiev et al. 2019)",
+    "relevance": "S1 — resolution and relevance (Song, Marsili & Jo 2018)",
+    "isometry": "S3 — optimal channels at dynamical isometry (Weng et al. 2022)",
+    "coding": "S4 — coding schemes (van Meegen & Sompolinsky 2025)",
+}
+
+
+def _number(value) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+
+
+def claims_html(frame: pd.DataFrame) -> str:
+    """A readable page of the claims: one section per study, verdicts coloured, each claim linked
+    to the figure that shows it (paths relative to ``results/``, where the page is written)."""
+    counts = frame["verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"><title>What reproduces</title>',
+             "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
+             "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3em;"
+             "vertical-align:top;font-size:90%}th{background:#f4f4f4}.v{font-weight:bold;color:#fff}"
+             "</style></head><body>",
+             "<h1>What reproduces</h1>",
+             f"<p>{len(frame)} claims: {html.escape(summary)}. Config: "
+             f"{html.escape(', '.join(sorted(set(map(str, frame['config'])))))}. A criterion is fixed in "
+             "the code before the run; <em>inconclusive</em> means the interval straddles it or too "
+             "few runs were made.</p>"]
+    for study, group in frame.groupby("study", sort=False):
+        parts.append(f"<h2>{html.escape(STUDY_TITLES.get(study, study))}</h2>")
+        parts.append("<table><tr><th>claim</th><th>statement</th><th>statistic</th><th>value</th>"
+                     "<th>95% interval</th><th>criterion</th><th>verdict</th><th>n</th></tr>")
+        for row in group.itertuples(index=False):
+            figure = getattr(row, "figure", "")
+            name = html.escape(str(row.claim))
+            if isinstance(figure, str) and figure:
+                name = f'<a href="{html.escape(figure)}">{name}</a>'
+            interval = ""
+            if _number(row.ci_low) or _number(row.ci_high):
+                interval = f"[{_number(row.ci_low)}, {_number(row.ci_high)}]"
+            colour = VERDICT_COLOURS.get(row.verdict, "#555")
+            parts.append(
+                f"<tr><td>{name}</td><td>{html.escape(str(row.statement))}</td>"
+                f"<td>{html.escape(str(row.statistic))}</td><td>{_number(row.value)}</td><td>{interval}</td>"
+                f"<td><code>{html.escape(str(row.criterion))}</code></td>"
+                f'<td class="v" style="background:{colour}">{html.escape(str(row.verdict))}</td>'
+                f"<td>{_number(row.n)}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def merge_claims(paths, csv_path, html_path) -> pd.DataFrame:
+    """Join the studies' claims files into one table and its HTML page (both written atomically)."""
+    from layerinfo.h5io import atomic_path
+    from layerinfo.tables import write_csv
+
+    frame = read_claims(paths)
+    write_csv(frame, csv_path)
+    with atomic_path(html_path, ".html") as tmp:
+        Path(tmp).write_text(claims_html(frame), encoding="utf-8")
+    return frame

@@ -53,6 +53,9 @@ def test_coding_table_and_figures(finished):
     per_class = pd.read_csv(finished / "results/tables/coding_generalisation.csv")
     assert set(per_class["class"]) == {0, 1, 2} and set(per_class["model"]) == {"network", "gp_lazy"}
     assert per_class["test_error"].between(0, 1).all()
+    claims = pd.read_csv(finished / "results/tables/claims_coding.csv")
+    assert set(claims["study"]) == {"coding"} and len(claims) >= 4
+    assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
     codes = pd.read_csv(finished / "results/tables/coding_codes.csv")
     for _, run in codes.groupby(["task", "nonlinearity", "scaling"]):
         assert run["neuron_fraction"].sum() == pytest.approx(1.0)

@@ -53,6 +53,10 @@ def test_relevance_target_builds_tables_and_figures(tmp_path):
     work = _workdir(tmp_path, TINY)
     proc = snakemake(work, "relevance")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    claims = pd.read_csv(work / "results/tables/claims_relevance.csv")
+    assert list(claims["claim"]) == ["s1_relevance_interior_maximum", "s1_zipf_layer_exponent",
+                                     "s1_zipf_layer_best_generator"]
+    assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
     table = pd.read_csv(work / "results/tables/relevance.csv")
     for column in ("network", "layer", "units", "epoch", "H_s_norm", "H_k_norm", "slope_Hk_Hs", "zipf_exponent",
                    "zipf_ci_low", "zipf_ci_high", "generation_score", "generation_nn_rms"):

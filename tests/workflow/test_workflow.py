@@ -80,6 +80,19 @@ def test_outputs_and_tables(finished_run):
     assert (work / "logs/train/information_plane/main/tanh-truncnorm.log").exists()
 
 
+def test_claims_table_and_page(finished_run):
+    claims = pd.read_csv(finished_run / "results/tables/claims.csv", keep_default_na=False, na_values=[""])
+    assert set(claims["study"]) == {"information_plane"}
+    assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
+    assert claims["config"].str.fullmatch(r"config\.yaml@[0-9a-f]{12}").all()
+    # two seeds give no correlation interval: the generalisation claims cannot be decided
+    decided = dict(zip(claims["claim"], claims["verdict"]))
+    assert decided["s2_output_layer_compression_correlates"] == "inconclusive"
+    assert decided["s2_l2_increases_compression"] == "inconclusive"  # no experiment with L2
+    page = (finished_run / "results/claims.html").read_text()
+    assert page.count("<tr>") == len(claims) + 1
+
+
 def test_second_run_does_nothing_and_report_builds(finished_run):
     proc = snakemake(finished_run)
     assert proc.returncode == 0

@@ -1,0 +1,239 @@
+"""The claims contract: verdict rules, pooled correlations, and each study's claims driven to
+each verdict by hand-made tables."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerinfo import claims as c
+from layerinfo.coding.claims import coding_claims
+from layerinfo.infoplane.claims import information_plane_claims
+from layerinfo.relevance.claims import relevance_claims
+
+R, N, I = c.REPRODUCED, c.NOT_REPRODUCED, c.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("args, kwargs, verdict", [
+    ((0.3, 0.1, 0.5), {"above": 0}, R),
+    ((0.3, -0.1, 0.5), {"above": 0}, I),
+    ((-0.3, -0.5, -0.1), {"above": 0}, N),
+    ((0.3,), {"above": 0}, R),                 # no interval: the point decides
+    ((0.0,), {"above": 0}, N),
+    ((math.nan,), {"above": 0}, I),
+    ((0.3, 0.1, 0.5), {"above": 0, "n": 1, "min_n": 2}, I),
+    ((0.01, 0.001, 0.02), {"below": 0.05}, R),
+    ((0.04, 0.01, 0.07), {"below": 0.05}, I),
+    ((0.2, 0.1, 0.3), {"below": 0.05}, N),
+])
+def test_threshold_verdict(args, kwargs, verdict):
+    assert c.threshold_verdict(*args, **kwargs) == verdict
+
+
+def test_threshold_verdict_needs_one_side():
+    with pytest.raises(ValueError, match="exactly one"):
+        c.threshold_verdict(1.0)
+
+
+@pytest.mark.parametrize("interval, verdict", [((0.9, 1.2), R), ((1.1, 1.4), N), ((math.nan, math.nan), I)])
+def test_contains_verdict(interval, verdict):
+    assert c.contains_verdict(1.05, *interval, target=1.0) == verdict
+
+
+@pytest.mark.parametrize("interval, verdict", [((0.2, 0.8), R), ((0.8, 1.5), I), ((1.2, 1.5), N)])
+def test_within_verdict(interval, verdict):
+    assert c.within_verdict(0.5, *interval, low=0.0, high=1.0) == verdict
+
+
+def test_mean_interval_is_the_student_t_interval():
+    mean, low, high, n = c.mean_interval([1.0, 2.0, 3.0])
+    # s = 1, t(0.975, 2) = 4.302653
+    assert (mean, n) == (2.0, 3)
+    assert high - mean == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+    assert math.isnan(c.mean_interval([1.0])[1])
+
+
+def test_pooled_correlation_of_one_group_is_its_fisher_interval():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(20)
+    y = x + rng.standard_normal(20)
+    assert c.pooled_correlation([(x, y)]) == pytest.approx(c.correlation_interval(x, y))
+    # two copies: same r, interval narrowed by sqrt(2) in z
+    r, low, high, n = c.pooled_correlation([(x, y), (x, y)])
+    z_half = (math.atanh(high) - math.atanh(low)) / 2
+    assert r == pytest.approx(np.corrcoef(x, y)[0, 1]) and n == 40
+    assert z_half == pytest.approx(1.959964 / math.sqrt(34), rel=1e-5)
+    # groups of three runs cannot give an interval
+    assert math.isnan(c.pooled_correlation([(x[:3], y[:3])])[0])
+
+
+def test_claim_refuses_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict"):
+        c.Claim("s", "x", "", "", 1.0, math.nan, math.nan, "", "maybe", 1)
+
+
+def test_config_label_names_file_and_hash():
+    label = c.config_label({"a": 1}, "config/paper.yaml")
+    assert label.startswith("paper.yaml@") and len(label.split("@")[1]) == 12
+    assert label != c.config_label({"a": 2}, "config/paper.yaml")
+
+
+def test_merge_writes_table_and_page(tmp_path):
+    one = [c.Claim("relevance", "a", "statement <b>", "stat", 1.0, 0.5, 1.5, "ci_low > 0", R, 3, "figures/x.png")]
+    two = [c.Claim("coding", "b", "s", "stat", math.nan, math.nan, math.nan, "value > 0", I, 0)]
+    c.write_claims(one, tmp_path / "claims_relevance.csv", "config.yaml@abc")
+    c.write_claims(two, tmp_path / "claims_coding.csv", "config.yaml@abc")
+    frame = c.merge_claims([tmp_path / "claims_relevance.csv", tmp_path / "claims_coding.csv"],
+                           tmp_path / "claims.csv", tmp_path / "claims.html")
+    assert list(frame.columns) == c.COLUMNS and len(frame) == 2
+    page = (tmp_path / "claims.html").read_text()
+    assert '<a href="figures/x.png">a</a>' in page and "statement &lt;b&gt;" in page
+    assert page.count("<h2>") == 2 and "1 reproduced, 0 not reproduced, 1 inconclusive" in page
+
+
+def test_merge_refuses_a_bad_verdict(tmp_path):
+    frame = c.claims_frame([c.Claim("s", "a", "", "", 1.0, math.nan, math.nan, "", R, 1)], "x")
+    frame.loc[0, "verdict"] = "yes"
+    frame.to_csv(tmp_path / "claims_s.csv", index=False)
+    with pytest.raises(ValueError, match="verdicts \\['yes'\\]"):
+        c.read_claims([tmp_path / "claims_s.csv"])
+
+
+# --------------------------------------------------------------------------------------------
+# S2
+
+
+def compression_rows(compress, test_acc=None, activations=("relu", "tanh"), seeds=6, l2_shift=None):
+    """A per-run compression table: layers 0-2 hidden and 3 the output; ``compress(activation,
+    seed, layer)`` gives compression_bits, I_XT_max_bits is 10."""
+    rows = []
+    experiments = {"main": 0.0} if l2_shift is None else {"main": 0.0, "l2": 0.015}
+    for experiment, l2 in experiments.items():
+        for activation in activations:
+            for seed in range(seeds):
+                acc = test_acc(activation, seed) if test_acc else 0.9
+                for layer in range(4):
+                    bits = compress(activation, seed, layer) + (l2_shift if l2 else 0.0)
+                    for estimator, method in (("ebab", "ebab"), ("akde_paper", "akde")):
+                        rows.append({"study": "information_plane", "experiment": experiment,
+                                     "activation": activation, "initialisation": "truncnorm", "seed": seed,
+                                     "run": f"{activation}-truncnorm-s{seed}", "estimator": estimator,
+                                     "method": method, "layer": layer,
+                                     "layer_name": "output" if layer == 3 else f"hidden{layer + 1}",
+                                     "units": 4, "I_XT_max_bits": 10.0, "I_XT_final_bits": 10.0 - bits,
+                                     "compression_bits": bits, "test_acc": acc})
+    return pd.DataFrame(rows)
+
+
+SECTION = {"training": {"l2": 0.0}, "experiments": {"main": {}, "l2": {"training": {"l2": 0.015}}}}
+
+
+def by_id(claims):
+    return {claim.claim: claim for claim in claims}
+
+
+def test_s2_strong_compression_correlated_with_accuracy_in_the_last_layers_reproduces():
+    acc = lambda a, s: 0.8 + 0.02 * s  # noqa: E731
+    # last hidden (2) and output (3) compress in step with accuracy; earlier layers at random
+    noise = np.random.default_rng(1).uniform(0.5, 3.0, size=(2, 6, 4))
+    comp = lambda a, s, l: (2.0 + 0.5 * s + (a == "relu")) if l >= 2 else noise[int(a == "relu"), s, l]  # noqa: E731
+    got = by_id(information_plane_claims(compression_rows(comp, acc, l2_shift=1.0), SECTION))
+    assert got["s2_compression_without_saturation_ebab"].verdict == R
+    assert got["s2_output_layer_compression_correlates"].verdict == R
+    assert got["s2_last_hidden_compression_correlates"].verdict == R
+    assert got["s2_l2_increases_compression"].verdict == R
+    assert got["s2_l2_increases_compression"].value == pytest.approx(1.0)
+
+
+def test_s2_no_compression_and_no_l2_experiment():
+    comp = lambda a, s, l: 0.01 * (s % 2)  # noqa: E731
+    section = {"training": {"l2": 0.0}, "experiments": {"main": {}}}
+    got = by_id(information_plane_claims(compression_rows(comp), section))
+    assert got["s2_compression_without_saturation_ebab"].verdict == N
+    assert got["s2_l2_increases_compression"].verdict == I and got["s2_l2_increases_compression"].n == 0
+    # constant accuracy: no correlation can be computed
+    assert got["s2_output_layer_compression_correlates"].verdict == I
+
+
+def test_s2_activation_and_spread_claims():
+    same = lambda a, s, l: 1.0 + 0.01 * s  # noqa: E731
+    got = by_id(information_plane_claims(compression_rows(same), SECTION))
+    assert got["s2_compression_differs_between_activations"].verdict == N
+    assert got["s2_spread_across_initialisations"].verdict == N  # cv ~ 0.02
+    apart = lambda a, s, l: (5.0 if a == "relu" else 0.5) * (1 + s)  # noqa: E731
+    got = by_id(information_plane_claims(compression_rows(apart), SECTION))
+    assert got["s2_spread_across_initialisations"].verdict == R  # cv of 1..6 = 0.53
+    assert got["s2_compression_differs_between_activations"].verdict == R
+
+
+def test_s2_earlier_layers_correlated_do_not_reproduce():
+    acc = lambda a, s: 0.8 + 0.02 * s  # noqa: E731
+    comp = lambda a, s, l: 1.0 + s  # every layer tracks accuracy exactly  # noqa: E731
+    got = by_id(information_plane_claims(compression_rows(comp, acc, seeds=12), SECTION))
+    assert got["s2_earlier_layers_compression_uncorrelated"].verdict == N
+
+
+# --------------------------------------------------------------------------------------------
+# S1
+
+
+def relevance_tables(h_k, slopes, exponent_ci, scores):
+    n = len(h_k)
+    table = pd.DataFrame({"network": "dbn", "layer": range(n), "units": 8, "epoch": 200,
+                          "H_s_norm": np.linspace(1, 0, n), "H_k_norm": h_k, "slope_Hk_Hs": slopes,
+                          "zipf_exponent": [1.0] * n, "zipf_ci_low": [exponent_ci[0]] * n,
+                          "zipf_ci_high": [exponent_ci[1]] * n, "zipf_n_tail": 50})
+    gen = pd.DataFrame({"source": "layer", "layer": range(1, n), "generation_score": scores,
+                        "generation_score_se": 0.01})
+    return table, gen
+
+
+def test_s1_all_claims_reproduce_on_an_ideal_stack():
+    table, gen = relevance_tables([0.0, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (0.9, 1.1),
+                                  [0.3, 0.6, 0.2, 0.1])
+    got = by_id(relevance_claims(table, gen))
+    assert {k: v.verdict for k, v in got.items()} == {
+        "s1_relevance_interior_maximum": R, "s1_zipf_layer_exponent": R, "s1_zipf_layer_best_generator": R}
+
+
+def test_s1_claims_fail_and_straddle():
+    # maximum at the last layer, exponent interval excluding 1, Zipf layer tied with another
+    table, gen = relevance_tables([0.0, 0.1, 0.2, 0.3, 0.4], [-3, -2, -1.0, 0.5, 1], (1.3, 1.6),
+                                  [0.3, 0.6, 0.595, 0.1])
+    got = by_id(relevance_claims(table, gen))
+    assert got["s1_relevance_interior_maximum"].verdict == N
+    assert got["s1_zipf_layer_exponent"].verdict == N
+    assert got["s1_zipf_layer_best_generator"].verdict == I  # 0.005 apart, s.e. 0.014
+    gen.loc[gen["layer"] == 2, "generation_score"] = 0.2
+    assert by_id(relevance_claims(table, gen))["s1_zipf_layer_best_generator"].verdict == N
+
+
+# --------------------------------------------------------------------------------------------
+# S4
+
+
+def schemes_table(labels, lazy_label="none", train_mse=1e-4, align=(0.95, 0.1)):
+    rows = []
+    for nonlinearity, scheme in labels.items():
+        for scaling, label, a in (("feature", scheme, align[0]), ("lazy", lazy_label, align[1])):
+            rows.append({"task": "toy", "nonlinearity": nonlinearity, "scaling": scaling, "scheme": label,
+                         "scheme_per_chain": f"{label};{label}", "readout_excess_kurtosis": 0.0,
+                         "n_chains": 2, "train_mse": train_mse, "kernel_alignment": a})
+    return pd.DataFrame(rows)
+
+
+def test_s4_paper_labels_reproduce():
+    got = by_id(coding_claims(schemes_table({"linear": "analog", "erf": "redundant", "relu": "sparse"})))
+    assert all(claim.verdict == R for claim in got.values()), got
+    assert len(got) == 6
+
+
+def test_s4_wrong_labels_lazy_codes_and_warm_chains_do_not_reproduce():
+    table = schemes_table({"linear": "analog", "erf": "analog", "relu": "sparse"}, lazy_label="analog",
+                          train_mse=0.02, align=(0.1, 0.5))
+    got = by_id(coding_claims(table))
+    assert got["s4_erf_redundant_toy"].verdict == N
+    assert got["s4_lazy_no_code_toy"].verdict == N
+    assert got["s4_zero_training_error_toy"].verdict == N
+    assert got["s4_feature_kernel_aligns_toy"].verdict == N
