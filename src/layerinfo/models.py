@@ -74,11 +74,15 @@ class _Pointwise(nn.Module):
         return self.activation.name
 
 
-def make_nonlinearity(name: str) -> nn.Module:
-    """A module applying the named activation (a fresh ``nn.PReLU`` for ``prelu``)."""
+PRELU_INIT = 0.25  # torch's default initial slope; the information-plane reference code starts at 0
+
+
+def make_nonlinearity(name: str, prelu_init: float = PRELU_INIT) -> nn.Module:
+    """A module applying the named activation (a fresh ``nn.PReLU`` with initial slope
+    ``prelu_init`` for ``prelu``)."""
     activation = get_activation(name)
     if activation.name == "prelu":
-        return nn.PReLU(num_parameters=1, init=0.25)
+        return nn.PReLU(num_parameters=1, init=prelu_init)
     return _Pointwise(activation)
 
 
@@ -90,12 +94,13 @@ class MLP(nn.Module):
     layer's values so that activations can be recorded without hooks.
     """
 
-    def __init__(self, n_inputs: int, hidden_widths: list[int], n_outputs: int, activation: str):
+    def __init__(self, n_inputs: int, hidden_widths: list[int], n_outputs: int, activation: str,
+                 prelu_init: float = PRELU_INIT):
         super().__init__()
         widths = [n_inputs, *hidden_widths, n_outputs]
         self.activation_name = get_activation(activation).name
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.nonlinearities = nn.ModuleList(make_nonlinearity(activation) for _ in hidden_widths)
+        self.nonlinearities = nn.ModuleList(make_nonlinearity(activation, prelu_init) for _ in hidden_widths)
 
     @property
     def hidden_linears(self) -> list[nn.Linear]:

@@ -17,8 +17,8 @@ from torch import nn
 import layerinfo
 from layerinfo.datasets import read_dataset, train_test_split
 from layerinfo.h5io import ActivationWriter, atomic_path, verify_partial
-from layerinfo.init import init_network
-from layerinfo.models import MLP, MLPEnsemble
+from layerinfo.init import init_network, resolve_gain
+from layerinfo.models import MLP, PRELU_INIT, MLPEnsemble
 from layerinfo.progress import progress
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,10 @@ SHARED_KEYS = ("dataset", "architecture", "activation", "training", "snapshots")
 
 
 def _member(run: dict, n_inputs: int, n_classes: int) -> MLP:
-    model = MLP(n_inputs, list(run["architecture"]["hidden_widths"]), n_classes, run["activation"])
-    init = dict(run["initialisation"])
+    architecture = run["architecture"]
+    model = MLP(n_inputs, list(architecture["hidden_widths"]), n_classes, run["activation"],
+                architecture.get("prelu_init", PRELU_INIT))
+    init = resolve_gain(dict(run["initialisation"]), run["activation"])
     scheme = init.pop("scheme")
     init.pop("name", None)
     init_network(list(model.linears), scheme, _derived_seed(int(run["seed"]), 0), **init)
@@ -264,7 +266,8 @@ class _EnsembleTraining:
             raise ValueError(f"{dataset_path}: holds dataset {data.name!r}, but the run asks for {name!r}")
         self.data, self.dataset_name = data, name
         train_idx, test_idx = train_test_split(
-            len(data.labels), first["dataset"]["test_fraction"], first["dataset"]["split_seed"]
+            len(data.labels), first["dataset"]["test_fraction"], first["dataset"]["split_seed"],
+            first["dataset"].get("split", "random"),
         )
 
         training = first["training"]
@@ -286,6 +289,7 @@ class _EnsembleTraining:
         self.epochs = int(training["epochs"])
         self.batch_size = int(training["batch_size"])
         self.l2 = float(training.get("l2", 0.0))
+        self.shuffle = bool(training.get("shuffle", True))
         self.snapshots = snapshot_epochs(self.epochs, int(first["snapshots"]["count"]))
         self.snapshot_at = {int(e): i for i, e in enumerate(self.snapshots)}
         m = len(runs)
@@ -335,9 +339,13 @@ class _EnsembleTraining:
         ]
 
     def train_epoch(self) -> None:
-        """One pass over the training split, each member in its own batch order."""
+        """One pass over the training split, each member in its own batch order (or all in the
+        split's own order, as the reference code's fixed sequential minibatches, without shuffle)."""
         m, n_train = len(self.runs), len(self.y_train)
-        order = torch.stack([torch.randperm(n_train, generator=g) for g in self.batch_orders]).to(self.device)
+        if self.shuffle:
+            order = torch.stack([torch.randperm(n_train, generator=g) for g in self.batch_orders]).to(self.device)
+        else:
+            order = torch.arange(n_train, device=self.device).expand(m, n_train)
         # each member's epoch in its order, gathered at once (index_select: 4x faster than x[order])
         x_epoch = self.x_train.index_select(0, order.reshape(-1)).view(m, n_train, -1)
         y_epoch = self.y_train.take(order)

@@ -164,12 +164,12 @@ def test_kde_invariants():
     assert real > 0.7 and abs(shuffled) < 0.01
 
 
-def test_akde_paper_is_scale_invariant_and_code_is_seeded():
+def test_akde_range_is_scale_invariant_and_code_is_seeded():
     rng = np.random.default_rng(3)
     t = rng.normal(size=(300, 3))
     y = rng.integers(0, 2, 300)
-    a = information_plane(t, y, "akde", variant="paper", scale=0.1)
-    b = information_plane(7.5 * t, y, "akde", variant="paper", scale=0.1)
+    a = information_plane(t, y, "akde", variant="range", scale=0.1)
+    b = information_plane(7.5 * t, y, "akde", variant="range", scale=0.1)
     assert a == pytest.approx(b, rel=1e-10)
     c1 = information_plane(t, y, "akde", variant="code", seed=1)
     c2 = information_plane(t, y, "akde", variant="code", seed=1)
@@ -207,7 +207,7 @@ def test_bad_inputs_are_rejected(method):
 def test_bad_parameter_values_are_rejected():
     with pytest.raises(ValueError, match="noise_variance must be a number > 0"):
         information_plane(np.zeros((4, 1)), np.zeros(4, int), "kde_upper", noise_variance=-1)
-    with pytest.raises(ValueError, match="variant must be one of paper, code"):
+    with pytest.raises(ValueError, match="variant must be one of paper, range, code"):
         information_plane(np.zeros((4, 1)), np.zeros(4, int), "akde", variant="both")
 
 

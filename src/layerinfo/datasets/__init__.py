@@ -69,13 +69,26 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         raise ValueError(f"{path}: not a readable layerinfo dataset file ({err}); delete it and rerun") from None
 
 
-def train_test_split(n_samples: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random split of ``range(n_samples)``: returns sorted ``(train_indices, test_indices)``.
+SPLITS = ("random", "reference")
 
-    The test set has ``round(test_fraction * n_samples)`` samples.
+
+def train_test_split(n_samples: int, test_fraction: float, seed: int, split: str = "random"
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices of ``range(n_samples)``, each sorted.
+
+    ``random``: a seeded permutation; the test set has ``round(test_fraction * n_samples)``
+    samples. ``reference``: no shuffle, as the information-plane reference code
+    (``data_shuffle(..., shuffle_data=False)``): the first ``rint((1 - test_fraction) * n)`` rows
+    train and the rest test (3277 and 819 of the 4096 patterns in counting order, so that every
+    test pattern has x1 = x2 = 1: a shifted test set). ``seed`` is unused there.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    if split == "reference":
+        n_train = int(np.rint((1.0 - test_fraction) * n_samples))
+        return np.arange(n_train), np.arange(n_train, n_samples)
+    if split != "random":
+        raise ValueError(f"unknown dataset split {split!r}; allowed: {', '.join(SPLITS)}")
     order = np.random.default_rng(seed).permutation(n_samples)
     n_test = int(round(test_fraction * n_samples))
     return np.sort(order[n_test:]), np.sort(order[:n_test])

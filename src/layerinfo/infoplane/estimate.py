@@ -15,8 +15,7 @@ import torch
 
 from layerinfo.h5io import open_activations
 from layerinfo.information import check_method, information_plane_many
-from layerinfo.information.binning import ebab_lower_edge
-from layerinfo.models import ACTIVATIONS
+from layerinfo.information.binning import activation_lower_edge
 from layerinfo.progress import progress
 
 log = logging.getLogger(__name__)
@@ -24,12 +23,6 @@ log = logging.getLogger(__name__)
 RUN_COLUMNS = ["study", "experiment", "run", "activation", "initialisation", "seed"]
 ROW_COLUMNS = [*RUN_COLUMNS, "epoch", "layer", "layer_name", "units", "estimator", "method", "params",
                "I_XT_bits", "I_TY_bits", "device"]
-
-
-def _natural_lower(layer_activation: str) -> float:
-    if layer_activation == "softmax":
-        return 0.0
-    return ACTIVATIONS[layer_activation].lower
 
 
 def estimator_params(spec: dict, layer_activation: str) -> tuple[str, dict]:
@@ -40,8 +33,11 @@ def estimator_params(spec: dict, layer_activation: str) -> tuple[str, dict]:
     """
     method = spec["method"]
     params = check_method(method, {k: v for k, v in spec.items() if k != "method"})
-    if method == "ebab" and params["lower"] is None:
-        params["lower"] = ebab_lower_edge(_natural_lower(layer_activation))
+    if method == "ebab":
+        # the layer's own activation sets the edge; recorded as ``lower`` in the table's params
+        activation = params.pop("activation") or layer_activation
+        if params["lower"] is None:
+            params["lower"] = activation_lower_edge(activation)
     return method, params
 
 

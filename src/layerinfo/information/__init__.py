@@ -15,13 +15,13 @@ from layerinfo.options import resolve_options
 METHODS: dict[str, dict[str, object]] = {
     "bins_fixed": {"n_bins": 30},
     "bins_width": {"bin_width": 0.07},
-    "ebab": {"n_bins": 30, "lower": None},
+    "ebab": {"n_bins": 30, "lower": None, "activation": None},
     "kde_upper": {"noise_variance": 0.1},
     "kde_lower": {"noise_variance": 0.1},
     "akde": {"variant": "paper", "scale": 0.1, "noise_std": 0.01, "kernel_variance": 0.01, "seed": 0,
              "rng": None},
 }
-AKDE_VARIANTS = ("paper", "code")
+AKDE_VARIANTS = ("paper", "range", "code")
 
 
 def check_method(method: str, params: dict) -> dict:
@@ -33,6 +33,10 @@ def check_method(method: str, params: dict) -> dict:
     for key in ("bin_width", "noise_variance", "scale", "kernel_variance"):
         if key in full and not (isinstance(full[key], (int, float)) and full[key] > 0):
             raise ValueError(f"{method}: {key} must be a number > 0, got {full[key]!r}")
+    if method == "ebab" and full["activation"] is not None:
+        binning.activation_lower_edge(full["activation"])  # a known name, or a ValueError listing them
+        if full["lower"] is not None:
+            raise ValueError("ebab: give lower or activation, not both")
     if method == "akde" and full["variant"] not in AKDE_VARIANTS:
         raise ValueError(f"akde: variant must be one of {', '.join(AKDE_VARIANTS)}, got {full['variant']!r}")
     return full
@@ -51,9 +55,14 @@ def information_plane(activations, labels, method: str, **params) -> dict[str, f
     method : str
         ``"bins_fixed"`` (``n_bins``; edges ``linspace(-1, 1, n_bins)``, Shwartz-Ziv & Tishby),
         ``"bins_width"`` (``bin_width``; ``floor(t / bin_width)``, Saxe et al.),
-        ``"ebab"`` (``n_bins``, ``lower``; entropy-based adaptive bins, Chelombiev et al.),
+        ``"ebab"`` (``n_bins``, ``lower`` or ``activation``; entropy-based adaptive bins,
+        Chelombiev et al.: the published partition puts its lowest edge at the activation's
+        lower bound, e.g. 0 for ReLU; give ``activation`` (a name of
+        :data:`layerinfo.models.ACTIVATIONS`) or ``lower`` for it. With neither, the lowest
+        edge is the smallest value seen, which is the published partition only when that value
+        is the activation's bound),
         ``"kde_upper"`` / ``"kde_lower"`` (``noise_variance``; Kolchinsky–Tracey bounds),
-        ``"akde"`` (``variant="paper"|"code"`` with ``scale`` or ``noise_std``,
+        ``"akde"`` (``variant="paper"|"range"|"code"`` with ``scale`` or ``noise_std``,
         ``kernel_variance``, and ``seed`` or a ``numpy.random.Generator`` ``rng`` for the
         jitter; adaptive KDE, Chelombiev et al.).
     **params
@@ -105,7 +114,10 @@ def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict, device: s
     if method == "bins_width":
         return binning.binned_information(binning.codes_width(t, params["bin_width"]), y)
     if method == "ebab":
-        return binning.binned_information(binning.ebab_indices(t, params["n_bins"], params["lower"]), y)
+        lower = params["lower"]
+        if params["activation"] is not None:
+            lower = binning.activation_lower_edge(params["activation"])
+        return binning.binned_information(binning.ebab_indices(t, params["n_bins"], lower), y)
     if method in ("kde_upper", "kde_lower"):
         return kde.kde_information(t, y, params["noise_variance"], bound=method[4:], device=device)
     return kde.akde_information(t, y, **params, device=device)

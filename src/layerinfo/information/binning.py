@@ -56,6 +56,18 @@ def ebab_lower_edge(natural_lower: float) -> float | None:
     return float(natural_lower) if natural_lower >= 0 else float(natural_lower) - 1e-6
 
 
+def activation_lower_edge(activation: str) -> float | None:
+    """:func:`ebab_lower_edge` of a layer with the named activation (a name of
+    :data:`layerinfo.models.ACTIVATIONS`, or ``softmax`` for an output layer, bounded by 0)."""
+    from layerinfo.models import ACTIVATIONS
+
+    if activation == "softmax":
+        return ebab_lower_edge(0.0)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; allowed: softmax, {', '.join(ACTIVATIONS)}")
+    return ebab_lower_edge(ACTIVATIONS[activation].lower)
+
+
 def ebab_edges(activations: np.ndarray, n_bins: int = 30, lower: float | None = None) -> np.ndarray:
     """Entropy-based adaptive bin edges (Chelombiev et al. 2019), as in the published code.
 

@@ -256,15 +256,33 @@ def kernel_width(method: str, params: dict, activations: np.ndarray) -> float | 
         return 2.0 * params["noise_variance"]
     if method == "kde_lower":
         return 8.0 * params["noise_variance"]
-    if method == "akde" and params["variant"] == "paper":
-        return 2.0 * _paper_noise_variance(np.asarray(activations), params["scale"])
+    if method == "akde" and params["variant"] in ADAPTIVE_NOISE:
+        return 2.0 * ADAPTIVE_NOISE[params["variant"]](np.asarray(activations), params["scale"])
     return None
 
 
-def _paper_noise_variance(t: np.ndarray, scale: float) -> float:
+def paper_noise_variance(t: np.ndarray, scale: float) -> float:
+    """Noise variance ``scale * max|T|`` of the adaptive KDE's ``paper`` variant.
+
+    Our reading of the paper (its text could not be read; two secondary descriptions agree):
+    the noise variance is proportional to the layer's maximum activity at that epoch. The
+    absolute value keeps it defined for a layer whose values are all negative; for tanh at
+    saturation (max|T| = 1) and scale 0.1 it is the fixed-noise bound at variance 0.1.
+    """
+    peak = float(np.abs(t).max())
+    # A layer that is zero everywhere carries no information; any positive noise gives 0.
+    return scale * peak if peak > 0 else 1.0
+
+
+def range_noise_variance(t: np.ndarray, scale: float) -> float:
+    """Noise variance ``(scale * (max T - min T))**2`` of the ``range`` variant: the noise std
+    follows the activity range, so the estimate does not change when T is rescaled."""
     spread = float(t.max() - t.min())
-    # A layer with a single value carries no information; any positive noise gives 0.
     return (scale * spread) ** 2 if spread > 0 else 1.0
+
+
+# akde variants whose noise is a function of the layer's values (they act on T as it is)
+ADAPTIVE_NOISE = {"paper": paper_noise_variance, "range": range_noise_variance}
 
 
 def akde_information(
@@ -284,14 +302,15 @@ def akde_information(
     ----------
     activations : ndarray of shape (n_samples, n_units)
     labels : ndarray of shape (n_samples,)
-    variant : {"paper", "code"}
-        ``"paper"``: the noise follows the layer's activity range, with standard deviation
-        ``scale * (max(T) - min(T))`` over all units and samples of this layer and epoch
-        (so the estimate is invariant to rescaling T). ``"code"``: as in the published
-        code, jitter ``N(0, noise_std**2)`` is added to T, absolute values are taken,
-        and the kernel variance is the fixed ``kernel_variance``.
+    variant : {"paper", "range", "code"}
+        ``"paper"``: noise variance ``scale * max|T|`` over all units and samples of this layer
+        and epoch (:func:`paper_noise_variance`; our reading of the paper). ``"range"``: noise
+        standard deviation ``scale * (max(T) - min(T))`` (:func:`range_noise_variance`; scale
+        invariant, an earlier reading). ``"code"``: as in the published code, jitter
+        ``N(0, noise_std**2)`` is added to T, absolute values are taken, and the kernel
+        variance is the fixed ``kernel_variance``.
     scale : float
-        Noise standard deviation relative to the activity range (``"paper"``).
+        The constant of the ``"paper"`` or ``"range"`` noise.
     noise_std, kernel_variance : float
         Jitter and kernel variance of the ``"code"`` variant.
     seed : int
@@ -300,10 +319,10 @@ def akde_information(
         Source of the jitter instead of ``seed`` (for a sequence of independent jitters).
     """
     t = np.asarray(activations, dtype=np.float64)
-    if variant == "paper":
-        return kde_information(t, labels, _paper_noise_variance(t, scale), "upper", device)
+    if variant in ADAPTIVE_NOISE:
+        return kde_information(t, labels, ADAPTIVE_NOISE[variant](t, scale), "upper", device)
     if variant == "code":
         rng = np.random.default_rng(seed) if rng is None else rng
         jittered = np.abs(t + rng.normal(0.0, noise_std, size=t.shape))
         return kde_information(jittered, labels, kernel_variance, "upper", device)
-    raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
+    raise ValueError(f"variant must be one of paper, range, code; got {variant!r}")

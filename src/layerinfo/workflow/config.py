@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 
 from layerinfo.information import check_method
-from layerinfo.init import check_scheme
+from layerinfo.init import REFERENCE_GAINS, check_scheme
 
 STUDY = "information_plane"
 
@@ -123,6 +123,14 @@ def check_config(config: dict) -> None:
                     f"invalid config key '{STUDY}.experiments.{exp_name}.initialisations[{i}]': "
                     f"{init!r} is not defined under 'initialisations'; defined: {', '.join(inits)}"
                 )
+            if inits[init].get("gain") == "reference":
+                for j, activation in enumerate(exp["activations"]):
+                    if activation not in REFERENCE_GAINS:
+                        raise ConfigError(
+                            f"invalid config key '{STUDY}.experiments.{exp_name}.activations[{j}]': "
+                            f"initialisation {init!r} takes the reference gain, which {activation!r} has "
+                            f"not; activations with one: {', '.join(REFERENCE_GAINS)}"
+                        )
         training = _merge(study["training"], exp.get("training", {}))
         if training["optimizer"] != "sgd" and training.get("momentum", 0.0) != 0.0:
             raise ConfigError(
@@ -222,7 +230,8 @@ def run_config(config: dict, experiment: str, activation: str, initialisation: s
         "experiment": experiment,
         "run": run.name,
         "dataset": copy.deepcopy(study["dataset"]),
-        "architecture": {"hidden_widths": list(study["hidden_widths"])},
+        "architecture": {"hidden_widths": list(study["hidden_widths"]),
+                         **({"prelu_init": study["prelu_init"]} if "prelu_init" in study else {})},
         "activation": activation,
         "initialisation": {"name": initialisation, **copy.deepcopy(config["initialisations"][initialisation])},
         "seed": int(seed),
