@@ -52,7 +52,7 @@ BAD = [
     ((IP, "estimators", "kde_upper", "noise_variance"), -0.1, ["information_plane.estimators.kde_upper.noise_variance", "must be > 0"]),
     ((IP, "estimators", "kde_upper", "bandwidth"), 0.1, ["information_plane.estimators.kde_upper", "unknown key(s) 'bandwidth'", "allowed keys: method, noise_variance"]),
     ((IP, "estimators", "ebab", "method"), "ebab2", ["information_plane.estimators.ebab.method", "allowed values: bins_fixed"]),
-    ((IP, "estimators", "akde_paper", "variant"), "both", ["information_plane.estimators.akde_paper.variant", "allowed values: paper, code"]),
+    ((IP, "estimators", "akde_paper", "variant"), "both", ["information_plane.estimators.akde_paper.variant", "allowed values: paper, range, code"]),
     (("informaton_plane",), {}, ["<top level>", "unknown key(s) 'informaton_plane'"]),
     ((IP, "experiments", "main", "training"), {"momentum": 0.9}, ["momentum applies to optimizer 'sgd' only"]),
     ((IP, "experiments", "bad-name"), {"activations": ["tanh"], "initialisations": ["truncnorm"]},
