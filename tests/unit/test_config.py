@@ -84,7 +84,11 @@ def test_default_and_paper_configs_are_valid_and_defaults_filled():
     assert len(runs(paper)) >= 8 * 50
     reduced = yaml.safe_load((ROOT / "config" / "reduced.yaml").read_text())
     validate_config(reduced, SCHEMA)
-    assert len(runs(reduced)) == 2 * 2 * 10
+    assert len(runs(reduced)) == (8 + 2) * 10  # eight activations, and tanh and ReLU with L2
+    for config in (paper, reduced):  # the reference protocol, with the schema's key names
+        assert config[IP]["dataset"]["split"] == "reference" and config[IP]["training"]["shuffle"] is False
+        assert config["initialisations"]["truncnorm"]["gain"] == "reference"
+    assert cfg[IP]["dataset"]["split"] == "random" and cfg[IP]["training"]["shuffle"] is True  # defaults
     for config in (paper, reduced):  # runtime sections without the key get the default
         assert config["runtime"]["activation_compression"] == "none"
     del cfg["runtime"]
