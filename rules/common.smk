@@ -61,6 +61,16 @@ wildcard_constraints:
     seed="[0-9]+",
 
 
+def memory_per_attempt(base_mb):
+    """A ``mem_mb`` resource of ``base_mb`` on the first attempt, multiplied on each retry
+    (``--retries``), so that a job killed for memory gets more the next time."""
+
+    def mem_mb(wildcards, attempt):
+        return base_mb * attempt
+
+    return mem_mb
+
+
 def run_files(pattern):
     """``pattern`` filled in for every run."""
     return [

@@ -16,7 +16,7 @@ rule estimate:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory_per_attempt(2000),
     params:
         estimators=run_estimators,
     script:
@@ -28,7 +28,12 @@ rule aggregate_information_plane:
         run_files(ESTIMATES),
     output:
         runs=f"results/tables/{STUDY}_runs.csv",
-        mean=f"results/tables/{STUDY}.csv",
+        mean=report(
+            f"results/tables/{STUDY}.csv",
+            caption="../report/table_information_plane.rst",
+            category="Information plane",
+            subcategory="Tables",
+        ),
     log:
         f"logs/aggregate_{STUDY}.log",
     conda:
@@ -59,8 +64,18 @@ rule compression_generalisation:
         estimates=f"results/tables/{STUDY}_runs.csv",
         history=f"results/tables/{STUDY}_history.csv",
     output:
-        runs=f"results/tables/{STUDY}_compression.csv",
-        cells="results/tables/compression_generalisation.csv",
+        runs=report(
+            f"results/tables/{STUDY}_compression.csv",
+            caption="../report/table_compression_runs.rst",
+            category="Information plane",
+            subcategory="Tables",
+        ),
+        cells=report(
+            "results/tables/compression_generalisation.csv",
+            caption="../report/table_compression_generalisation.rst",
+            category="Information plane",
+            subcategory="Tables",
+        ),
     log:
         f"logs/compression_generalisation_{STUDY}.log",
     conda:

@@ -141,7 +141,7 @@ rule isometry_train:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory_per_attempt(2000),
     params:
         runs=isometry_group_runs,
         checkpoint=isometry_checkpoint,

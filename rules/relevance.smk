@@ -23,7 +23,7 @@ rule relevance_train_dbn:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory_per_attempt(2000),
     params:
         section=relevance_section,
     script:
@@ -47,7 +47,7 @@ rule relevance_generate:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory_per_attempt(2000),
     params:
         section=relevance_section,
     script:

@@ -23,7 +23,7 @@ rule train:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory_per_attempt(2000),
     params:
         runs=group_run_configs,
         checkpoint=group_checkpoint,
