@@ -67,16 +67,16 @@ def meanfield_table(section: dict) -> pd.DataFrame:
 
 
 def critical_line(section: dict) -> pd.DataFrame:
-    """sigma_w on chi_1 = 1 for each nonlinearity and a fine grid of sigma_b, with q* there."""
+    """sigma_w on chi_1 = 1 for each nonlinearity and a fine grid of sigma_b, with q* there
+    (:func:`~layerinfo.isometry.meanfield.critical_line_many`, all sigma_b at once)."""
     spec = section["meanfield"]
     points, q0 = int(spec["quadrature_points"]), float(spec["input_length"])
     sigma_bs = np.linspace(0.0, max(spec["sigma_b"]), 11)
     rows = []
     for phi in spec["nonlinearities"]:
-        for sb in sigma_bs:
-            sw = mf.critical_sigma_w(phi, float(sb), q0, points)
-            q = mf.fixed_point_q(phi, sw, float(sb), q0, points) if math.isfinite(sw) else math.nan
-            rows.append({"nonlinearity": phi, "sigma_b": float(sb), "sigma_w_critical": sw, "q_star": q})
+        sigma_w, q_star = mf.critical_line_many(phi, sigma_bs, q0, points)
+        rows += [{"nonlinearity": phi, "sigma_b": float(sb), "sigma_w_critical": float(sw), "q_star": float(q)}
+                 for sb, sw, q in zip(sigma_bs, sigma_w, q_star)]
     return pd.DataFrame(rows)
 
 
