@@ -1,6 +1,66 @@
 # Study S3: deep networks at initialisation as noisy channels; dynamical isometry.
-# Mean field -> tables; random networks -> Jacobian spectra and channel information;
-# networks trained from each initialisation -> the S2 estimators and training curves.
+# Mean field -> tables; random networks -> Jacobian spectra, channel information and its
+# theory; networks trained from each initialisation -> the S2 estimators and training curves;
+# the tables -> claims_isometry.csv.
+
+
+def isometry_jacobian_params(wildcards):
+    """What the spectra and the channel theory depend on (as params, so edits rerun them)."""
+    networks = ISOMETRY["networks"]
+    return {
+        "nonlinearity": ISOMETRY["nonlinearity"],
+        "sigma_b": ISOMETRY["sigma_b"],
+        "networks": {
+            **{k: networks[k] for k in ("inits", "sigma_w", "seeds", "jacobian")},
+            "information": {"epsilon": networks["information"]["epsilon"]},
+        },
+    }
+
+
+def isometry_information_params(wildcards):
+    """What the channel information depends on."""
+    networks = ISOMETRY["networks"]
+    return {
+        "nonlinearity": ISOMETRY["nonlinearity"],
+        "networks": {k: networks[k] for k in ("inits", "seeds", "information")},
+    }
+
+
+def isometry_study_targets():
+    """Tables, figures and claims of the study (and the trained networks' outputs)."""
+    tables = [
+        f"results/tables/isometry_{name}.csv"
+        for name in (
+            "meanfield",
+            "critical_line",
+            "jacobian",
+            "channel_theory",
+            "information",
+            "training",
+            "training_history",
+        )
+    ]
+    figures = [
+        f"results/figures/isometry/{name}.png"
+        for name in (
+            "phase_diagram",
+            "jacobian_spectra",
+            "information_vs_sigma_w",
+            "information_theory",
+        )
+    ]
+    trained = ["results/figures/isometry/trained/training_curves.png"]
+    if "training" in ISOMETRY:
+        phi = ISOMETRY["nonlinearity"]
+        trained += [
+            f"results/figures/isometry/trained/{phi}-{init}/{estimator}.png"
+            for init in ISOMETRY["training"]["initialisations"]
+            for estimator in isometry_estimators()
+        ]
+    return tables + figures + trained + ["results/tables/claims_isometry.csv"]
+
+
+OPTIONAL_STUDIES["isometry"] = isometry_study_targets
 
 
 rule isometry_meanfield:
@@ -25,6 +85,7 @@ rule isometry_jacobian:
     output:
         table="results/tables/isometry_jacobian.csv",
         spectra="results/isometry/jacobian_spectra.npz",
+        theory="results/tables/isometry_channel_theory.csv",
     log:
         "logs/isometry/jacobian.log",
     benchmark:
@@ -35,7 +96,7 @@ rule isometry_jacobian:
         stage_image("compute")
     threads: 1
     params:
-        section=isometry_network_params("jacobian"),
+        section=isometry_jacobian_params,
     script:
         "../scripts/isometry_jacobian.py"
 
@@ -53,9 +114,28 @@ rule isometry_information:
         stage_image("compute")
     threads: 1
     params:
-        section=isometry_network_params("information"),
+        section=isometry_information_params,
     script:
         "../scripts/isometry_information.py"
+
+
+rule isometry_claims:
+    input:
+        information=rules.isometry_information.output[0],
+        theory=rules.isometry_jacobian.output.theory,
+        jacobian=rules.isometry_jacobian.output.table,
+    output:
+        "results/tables/claims_isometry.csv",
+    log:
+        "logs/isometry/claims.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
+    params:
+        config=CONFIG_LABEL,
+    script:
+        "../scripts/isometry_claims.py"
 
 
 rule isometry_phase_diagram:
@@ -107,7 +187,7 @@ rule isometry_information_figure:
         rules.isometry_information.output,
     output:
         report(
-            "results/figures/isometry/information.png",
+            "results/figures/isometry/information_vs_sigma_w.png",
             caption="../report/isometry_information.rst",
             category="Dynamical isometry",
         ),
@@ -118,7 +198,29 @@ rule isometry_information_figure:
     container:
         stage_image("figures")
     params:
-        figure="information",
+        figure="information_vs_sigma_w",
+    script:
+        "../scripts/plot_isometry.py"
+
+
+rule isometry_theory_figure:
+    input:
+        rules.isometry_information.output,
+        rules.isometry_jacobian.output.theory,
+    output:
+        report(
+            "results/figures/isometry/information_theory.png",
+            caption="../report/isometry_information_theory.rst",
+            category="Dynamical isometry",
+        ),
+    log:
+        "logs/isometry/theory_figure.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
+    params:
+        figure="information_theory",
     script:
         "../scripts/plot_isometry.py"
 
