@@ -41,6 +41,7 @@ atom at zero (ReLU, hard tanh) has S-transforms on a shorter interval; those giv
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import expit
@@ -112,23 +113,31 @@ def spectral_moments(phi: str, sigma_w: float, init: str, d_lengths, n_weights: 
     return float(m1), float(kappa)
 
 
-def _d2_log_s_on(phi: str, q: float, logit_grid: np.ndarray, points: int) -> np.ndarray:
-    """ln S_{D^2}(z) for D^2 = phi'(sqrt(q) g)^2, at z = -expit(logit_grid), by tabulating chi.
+@lru_cache(maxsize=256)
+def _d2_chi_table(phi: str, q: float, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(logit(-z), ln S_{D^2}(z)) along a grid of t = ln(-chi), for D^2 = phi'(sqrt(q) g)^2.
 
     With x = chi(z) = -e^t, psi(x) = -E[expit(t + ln d)]; so t -> z is explicit, and
-    ln S = t + ln(1 + z) - ln(-z). A fine grid of t is mapped to logit(-z) and interpolated.
+    ln S = t + ln(1 + z) - ln(-z). Cached: every layer at the same length shares it.
     """
     z_nodes, w = normal_nodes_many(phi, np.array([q]), points)
     log_d = _log_d2(phi, math.sqrt(max(q, 0.0)) * z_nodes[0])
-    t = np.linspace(-80.0, 600.0, 6801)
+    t = np.linspace(-80.0, 600.0, 3401)
     arg = t[:, None] + log_d[None, :]  # (T, nodes)
     minus_z = expit(arg) @ w[0]
     one_plus_z = expit(-arg) @ w[0]  # 1 + z = E[expit(-(t + ln d))], accurate where z is near -1
     keep = (minus_z > 0) & (one_plus_z > 0)
     logit = np.log(minus_z[keep]) - np.log(one_plus_z[keep])
     log_s = t[keep] + np.log(one_plus_z[keep]) - np.log(minus_z[keep])
-    out = np.interp(logit_grid, logit, log_s, left=np.nan, right=np.nan)
-    return out
+    logit.setflags(write=False)
+    log_s.setflags(write=False)
+    return logit, log_s
+
+
+def _d2_log_s_on(phi: str, q: float, logit_grid: np.ndarray, points: int) -> np.ndarray:
+    """ln S_{D^2}(z) at z = -expit(logit_grid) (NaN outside the tabulated range)."""
+    logit, log_s = _d2_chi_table(phi, float(q), int(points))
+    return np.interp(logit_grid, logit, log_s, left=np.nan, right=np.nan)
 
 
 def expected_log1p(snr: float, phi: str, sigma_w: float, init: str, d_lengths, n_weights: int,
