@@ -60,6 +60,17 @@ def spectra_figure(spectra: dict[str, np.ndarray], sigma_ws: list[float], depths
     return fig
 
 
+def _sigma_w_axis(ax) -> None:
+    """Log sigma_w axis with plain tick labels."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks([0.8, 1.0, 1.5, 2.0, 3.0])
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(labelsize=7)
+
+
 def _critical_sigma_w(sub: pd.DataFrame) -> float | None:
     crit = sub[sub["critical"].astype(bool)]
     return float(crit["sigma_w"].iloc[0]) if len(crit) else None
@@ -108,9 +119,8 @@ def information_vs_sigma_w_figure(table: pd.DataFrame) -> Figure:
             critical = _critical_sigma_w(table[table["sigma_b"] == sigma_b])
             if critical is not None:
                 ax.axvline(critical, color="k", lw=0.8, alpha=0.7, label="χ₁ = 1")
-            ax.set_xscale("log")
+            _sigma_w_axis(ax)
             ax.set_title(f"depth {depth}, σ_b = {sigma_b:g}", fontsize=8)
-            ax.tick_params(labelsize=7)
             if j == 0:
                 ax.set_ylabel("bits", fontsize=8)
             if i == len(depths) - 1:
@@ -157,35 +167,38 @@ def information_theory_figure(table: pd.DataFrame, theory: pd.DataFrame) -> Figu
             if critical is not None:
                 ax.axvline(critical, color="k", lw=0.6, alpha=0.6)
             ax.axhline(float(table["I_max_bits"].iloc[0]), color="0.8", lw=0.8)
-            ax.set_xscale("log")
+            _sigma_w_axis(ax)
             ax.set_yscale("symlog", linthresh=1.0)
             ax.set_title(f"{init}, depth {depth}", fontsize=8)
-            ax.tick_params(labelsize=7)
         axes[i, 0].set_ylabel("bits", fontsize=8)
     axes[0, 0].legend(fontsize=5.5)
-    # wide networks: linearised, classic, corrected against depth at each sigma_w
-    wide = theory.groupby(["init", "sigma_w", "critical", "depth"], as_index=False)[
+    # wide networks: linearised, classic, corrected against sigma_w at the deepest depths
+    wide = theory.groupby(["init", "sigma_w", "depth"], as_index=False)[
         ["linearised_bits", "mean_field_classic_bits", "mean_field_corrected_bits"]].mean()
-    sigma_ws = sorted(wide["sigma_w"].unique())
+    wide_depths = sorted(wide["depth"].unique())[-len(depths):]
+    wide_critical = _critical_sigma_w(theory)
     for k, ax in enumerate(axes[:, -1]):
-        if k >= len(sigma_ws):
+        if k >= len(wide_depths):
             ax.axis("off")
             continue
-        sw = sigma_ws[k]
+        depth = wide_depths[k]
         for init, colour in INIT_COLOURS.items():
-            line = wide[(wide["init"] == init) & (wide["sigma_w"] == sw)].sort_values("depth")
+            line = wide[(wide["init"] == init) & (wide["depth"] == depth)].sort_values("sigma_w")
             if line.empty:
                 continue
-            ax.plot(line["depth"], line["linearised_bits"], "-o", ms=2.5, color=colour, lw=1.2, label=f"{init}: linearised")
-            ax.plot(line["depth"], line["mean_field_classic_bits"], "--", color=colour, lw=1.0, label=f"{init}: classic")
-            ax.plot(line["depth"], line["mean_field_corrected_bits"], ":", color=colour, lw=1.6, label=f"{init}: corrected")
-        crit = bool(wide[wide["sigma_w"] == sw]["critical"].iloc[0])
-        ax.set_title(f"width {int(theory['width'].iloc[0])}, σ_w = {sw:.4g}" + (" (critical)" if crit else ""), fontsize=8)
-        ax.set_xscale("log", base=2)
+            ax.plot(line["sigma_w"], line["linearised_bits"], "-o", ms=2.5, color=colour, lw=1.2,
+                    label=f"{init}: linearised")
+            ax.plot(line["sigma_w"], line["mean_field_classic_bits"], "--", color=colour, lw=1.0,
+                    label=f"{init}: classic")
+            ax.plot(line["sigma_w"], line["mean_field_corrected_bits"], ":", color=colour, lw=1.6,
+                    label=f"{init}: corrected")
+        if wide_critical is not None:
+            ax.axvline(wide_critical, color="k", lw=0.6, alpha=0.6)
+        ax.set_title(f"width {int(theory['width'].iloc[0])}, depth {depth}", fontsize=8)
+        _sigma_w_axis(ax)
         ax.set_yscale("symlog", linthresh=1.0)
-        ax.tick_params(labelsize=7)
     axes[0, -1].legend(fontsize=5.5)
-    axes[-1, -1].set_xlabel("depth", fontsize=8)
+    axes[-1, -1].set_xlabel("σ_w", fontsize=8)
     fig.suptitle(f"Measured information against theory ({main}, σ_b = {sigma_b:g}); right: wide networks", fontsize=9)
     fig.tight_layout()
     return fig
