@@ -101,6 +101,14 @@ def test_spectral_variance_claim_each_verdict(kwargs, verdict):
     assert _verdicts(information(), theory(), jacobian(**kwargs))["spectral_variance"] == verdict
 
 
+def test_single_network_cells_give_a_value_without_interval():
+    th, jac = theory(), jacobian()
+    claims = {c.claim: c for c in ic.isometry_claims(information(), th[(th["seed"] == 0) & (th["input"] == 0)],
+                                                       jac[(jac["seed"] == 0) & (jac["input"] == 0)])}
+    for name in ("corrected_beats_classic", "spectral_variance"):
+        assert claims[name].n == 1 and np.isnan(claims[name].ci_low) and claims[name].verdict == "reproduced"
+
+
 def test_missing_control_and_cells_are_inconclusive():
     info = information()
     verdicts = _verdicts(info[info["channel"] == "per_layer_relative"], theory(), jacobian())

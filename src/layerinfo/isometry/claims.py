@@ -162,8 +162,8 @@ def corrected_claim(theory: pd.DataFrame, min_depth: int = 8, min_gap: float = 0
                      INCONCLUSIVE, 0, THEORY_FIGURE)
     sub["ratio"] = sub["gap_corrected"] / sub["gap_classic"]
     worst = sub.groupby(["sigma_w", "depth"])["ratio"].mean().idxmax()
-    values = sub.set_index(["sigma_w", "depth"]).loc[worst, "ratio"]
-    mean, low, high, n = mean_interval(np.atleast_1d(values.to_numpy()))
+    values = sub.loc[(sub["sigma_w"] == worst[0]) & (sub["depth"] == worst[1]), "ratio"]
+    mean, low, high, n = mean_interval(values.to_numpy())
     verdict = threshold_verdict(mean, low, high, below=1.0, n=n, min_n=1)
     return Claim(STUDY, "corrected_beats_classic", statement,
                  statistic + f" (worst cell sigma_w = {worst[0]:.4g}, depth {worst[1]})", mean, low, high,
