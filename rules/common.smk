@@ -181,8 +181,8 @@ def all_targets(wildcards):
     return targets + ["results/tables/claims.csv", "results/claims.html"]
 
 
-# Studies whose claims rule exists (rules/claims.smk and the study's rules file).
-CLAIM_STUDIES = [STUDY, "relevance", "coding"]
+# Studies with a claims rule (rules/claims.smk; isometry_claims in rules/isometry.smk).
+CLAIM_STUDIES = [STUDY, "relevance", "isometry", "coding"]
 
 
 def claims_files(wildcards):
@@ -208,20 +208,6 @@ ISOMETRY_ESTIMATES = (
 def isometry_meanfield_params(wildcards):
     """The part of the isometry section the mean-field rule depends on (as params, so edits rerun it)."""
     return {"meanfield": ISOMETRY["meanfield"]}
-
-
-def isometry_network_params(kind):
-    """Input function of the params of the random-network rule ``kind`` (jacobian or information)."""
-
-    def params(wildcards):
-        networks = ISOMETRY["networks"]
-        return {
-            "nonlinearity": ISOMETRY["nonlinearity"],
-            "sigma_b": ISOMETRY["sigma_b"],
-            "networks": {k: networks[k] for k in ("inits", "sigma_w", "seeds", kind)},
-        }
-
-    return params
 
 
 def isometry_runs():
@@ -262,36 +248,6 @@ def isometry_dataset(wildcards):
 
 def isometry_estimators():
     return list(ISOMETRY["training"]["estimators"])
-
-
-def isometry_targets():
-    tables = [
-        f"results/tables/isometry_{name}.csv"
-        for name in (
-            "meanfield",
-            "critical_line",
-            "jacobian",
-            "information",
-            "training",
-            "training_history",
-        )
-    ]
-    figures = [
-        f"results/figures/isometry/{name}.png"
-        for name in ("phase_diagram", "jacobian_spectra", "information")
-    ]
-    trained = ["results/figures/isometry/trained/training_curves.png"]
-    if "training" in ISOMETRY:
-        phi = ISOMETRY["nonlinearity"]
-        trained += [
-            f"results/figures/isometry/trained/{phi}-{init}/{estimator}.png"
-            for init in ISOMETRY["training"]["initialisations"]
-            for estimator in isometry_estimators()
-        ]
-    return tables + figures + trained
-
-
-OPTIONAL_STUDIES["isometry"] = isometry_targets
 
 
 # Study S1 (rules/relevance.smk)

@@ -1,6 +1,10 @@
 # Study S3: deep networks at initialisation as noisy channels; dynamical isometry.
-# Mean field -> tables; random networks -> Jacobian spectra and channel information;
-# networks trained from each initialisation -> the S2 estimators and training curves.
+# Mean field -> tables; random networks -> Jacobian spectra, channel information and its
+# theory; networks trained from each initialisation -> the S2 estimators and training curves;
+# the tables -> claims_isometry.csv.
+
+
+include: "isometry_common.smk"
 
 
 rule isometry_meanfield:
@@ -25,6 +29,7 @@ rule isometry_jacobian:
     output:
         table="results/tables/isometry_jacobian.csv",
         spectra="results/isometry/jacobian_spectra.npz",
+        theory="results/tables/isometry_channel_theory.csv",
     log:
         "logs/isometry/jacobian.log",
     benchmark:
@@ -35,7 +40,7 @@ rule isometry_jacobian:
         stage_image("compute")
     threads: 1
     params:
-        section=isometry_network_params("jacobian"),
+        section=isometry_jacobian_params,
     script:
         "../scripts/isometry_jacobian.py"
 
@@ -53,9 +58,28 @@ rule isometry_information:
         stage_image("compute")
     threads: 1
     params:
-        section=isometry_network_params("information"),
+        section=isometry_information_params,
     script:
         "../scripts/isometry_information.py"
+
+
+rule isometry_claims:
+    input:
+        information=rules.isometry_information.output[0],
+        theory=rules.isometry_jacobian.output.theory,
+        jacobian=rules.isometry_jacobian.output.table,
+    output:
+        "results/tables/claims_isometry.csv",
+    log:
+        "logs/isometry/claims.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
+    params:
+        config=CONFIG_LABEL,
+    script:
+        "../scripts/isometry_claims.py"
 
 
 rule isometry_phase_diagram:
@@ -107,7 +131,7 @@ rule isometry_information_figure:
         rules.isometry_information.output,
     output:
         report(
-            "results/figures/isometry/information.png",
+            "results/figures/isometry/information_vs_sigma_w.png",
             caption="../report/isometry_information.rst",
             category="Dynamical isometry",
         ),
@@ -118,7 +142,29 @@ rule isometry_information_figure:
     container:
         stage_image("figures")
     params:
-        figure="information",
+        figure="information_vs_sigma_w",
+    script:
+        "../scripts/plot_isometry.py"
+
+
+rule isometry_theory_figure:
+    input:
+        rules.isometry_information.output,
+        rules.isometry_jacobian.output.theory,
+    output:
+        report(
+            "results/figures/isometry/information_theory.png",
+            caption="../report/isometry_information_theory.rst",
+            category="Dynamical isometry",
+        ),
+    log:
+        "logs/isometry/theory_figure.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
+    params:
+        figure="information_theory",
     script:
         "../scripts/plot_isometry.py"
 

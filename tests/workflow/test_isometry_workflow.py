@@ -21,7 +21,14 @@ networks:
   sigma_w: [critical, 1.6]
   seeds: [0]
   jacobian: {width: 64, depths: [4, 48], inputs: 1}
-  information: {width: 8, depths: [1, 8], samples: 256, input_std: 0.5, noise_std: 0.5, linearisation_points: 2}
+  information:
+    width: 8
+    depths: [2, 8]
+    sigma_w: [0.8, critical, 2.2]
+    sigma_b: [0.005]
+    inputs: 32
+    draws: {fit: 8, eval: 8}
+    linearisation_points: 2
 training:
   dataset: {name: digits}
   depth: 3
@@ -69,12 +76,17 @@ def test_orthogonal_critical_spectrum_is_far_narrower(isometry_run):
 
 def test_information_table(isometry_run):
     table = pd.read_csv(isometry_run / "results/tables/isometry_information.csv")
-    assert set(table["method"]) == {"kde_upper", "kde_lower", "linearised", "mean_field"}
-    assert (table["I_bits"] >= -1e-9).all()
-    kde = table[table["method"] == "kde_upper"]
-    assert (kde["I_bits"] <= math.log2(256) + 1e-9).all()
-    field = table[table["method"] == "mean_field"].groupby(["sigma_w", "depth"])["I_bits"]
-    assert (field.nunique() == 1).all()  # mean field cannot tell the initialisations apart
+    assert set(table["channel"]) == {"per_layer_relative", "output_fixed"}
+    assert set(table["method"]) == {"decoding", "kt_upper", "kt_lower", "linearised", "linearised_exact",
+                                    "mean_field_classic", "mean_field_corrected"}
+    measured = table[table["method"].isin(["decoding", "kt_upper", "kt_lower"])]
+    assert (measured["I_bits"] <= math.log2(32) + 1e-9).all() and measured["floor_bits"].notna().all()
+    field = table[table["method"] == "mean_field_classic"].groupby(["channel", "sigma_w", "depth"])["I_bits"]
+    assert (field.nunique() == 1).all()  # the classic mean field cannot tell the initialisations apart
+    theory = pd.read_csv(isometry_run / "results/tables/isometry_channel_theory.csv")
+    assert (theory["classic_own_mean_bits"] >= theory["linearised_bits"] - 1e-9).all()  # Jensen
+    claims = pd.read_csv(isometry_run / "results/tables/claims_isometry.csv")
+    assert len(claims) == 6 and set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
 
 
 def test_training_outputs(isometry_run):
@@ -83,7 +95,8 @@ def test_training_outputs(isometry_run):
     assert history["epoch"].max() == 3
     estimates = pd.read_csv(isometry_run / "results/tables/isometry_training.csv")
     assert set(estimates["estimator"]) == {"kde_upper"} and (estimates["study"] == "isometry").all()
-    for name in ("phase_diagram", "jacobian_spectra", "information", "trained/training_curves",
+    for name in ("phase_diagram", "jacobian_spectra", "information_vs_sigma_w", "information_theory",
+                 "trained/training_curves",
                  "trained/tanh-orthogonal_critical/kde_upper"):
         assert (isometry_run / f"results/figures/isometry/{name}.png").stat().st_size > 10_000
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
@@ -78,10 +79,51 @@ def normal_nodes(phi: str, q: float, points: int = 40) -> tuple[np.ndarray, np.n
     root = math.sqrt(q) if q > 0 else 0.0
     inner = [b / root for b in f.breaks if root > 0 and abs(b / root) < 12.0]
     cuts = sorted({-12.0, 12.0, 0.0, *inner})
-    x, v = np.polynomial.legendre.leggauss(int(points))
+    x, v = _legendre(int(points))
     z = np.concatenate([(b - a) / 2 * x + (a + b) / 2 for a, b in zip(cuts, cuts[1:])])
     w = np.concatenate([(b - a) / 2 * v for a, b in zip(cuts, cuts[1:])])
     return z, w * np.exp(-(z**2) / 2) / math.sqrt(2.0 * math.pi)
+
+
+@lru_cache(maxsize=32)
+def _legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on [-1, 1] (cached: computing them costs more than using them)."""
+    x, v = np.polynomial.legendre.leggauss(points)
+    x.setflags(write=False)
+    v.setflags(write=False)
+    return x, v
+
+
+def normal_nodes_many(phi: str, q, points: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normal_nodes` for many lengths at once: z and w of shape (len(q), n_nodes).
+
+    Every length gets the same number of pieces (the breaks clipped to [-12, 12]; a break
+    outside leaves a piece of zero length and zero weight), so one array holds them all and
+    ``(w * f(sqrt(q)[:, None] * z)).sum(axis=1)`` is each E[f(sqrt(q) z)]. The same rule as the
+    scalar one, to rounding.
+    """
+    if not (isinstance(points, (int, np.integer)) and points >= 2):
+        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    f = get_nonlinearity(phi)
+    q = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    root = np.sqrt(np.clip(q, 0.0, None))
+    with np.errstate(divide="ignore"):
+        inner = [np.where(root > 0, np.clip(b / np.where(root > 0, root, 1.0), -12.0, 12.0), 12.0)
+                 for b in f.breaks]
+    fixed = np.broadcast_to(np.array([-12.0, 0.0, 12.0]), (q.size, 3))
+    cuts = np.sort(np.column_stack([fixed, *inner]) if inner else fixed, axis=1)
+    x, v = _legendre(int(points))
+    a, b = cuts[:, :-1, None], cuts[:, 1:, None]
+    z = ((b - a) / 2 * x + (a + b) / 2).reshape(q.size, -1)
+    w = ((b - a) / 2 * v).reshape(q.size, -1)
+    return z, w * np.exp(-(z**2) / 2) / math.sqrt(2.0 * math.pi)
+
+
+def gaussian_expectation_many(fn, q, phi: str, points: int = 40) -> np.ndarray:
+    """E[fn(sqrt(q) z)] for every length in ``q`` (array in, array out), z ~ N(0, 1)."""
+    q = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    z, w = normal_nodes_many(phi, q, points)
+    return (fn(np.sqrt(np.clip(q, 0.0, None))[:, None] * z) * w).sum(axis=1)
 
 
 def gaussian_expectation(fn, q: float, phi: str, points: int = 40) -> float:
@@ -267,4 +309,98 @@ def length_trajectory(phi: str, sigma_w: float, sigma_b: float, q1: float, depth
     q[0] = q1
     for l in range(1, depth):
         q[l] = length_map(q[l - 1], phi, sigma_w, sigma_b, points) + sigma_w**2 * added_variance
+    return q
+
+
+def critical_line_many(phi: str, sigma_bs, q0: float = 1.0, points: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """sigma_w on the critical line and q* there, for every bias scale in ``sigma_bs`` at once.
+
+    On the critical line the fixed point q* and sigma_w satisfy chi_1(q*) = 1 and the length
+    map, so both follow from q* alone (Poole et al. 2016; Schoenholz et al. 2017):
+
+        sigma_w^2(q) = 1 / E[phi'(sqrt(q) z)^2],   sigma_b^2(q) = q - sigma_w^2(q) E[phi(sqrt(q) z)^2].
+
+    The line is tabulated on a log grid of q and, for each target sigma_b, the root of
+    sigma_b^2(q) = sigma_b^2 is bracketed on the grid and bisected in log q (all targets
+    together, 60 halvings). sigma_b = 0 is the limit q -> 0: sigma_w = 1 / |phi'(0)|. For
+    homogeneous phi (linear, ReLU) chi_1 does not depend on q: sigma_w = 1 / sqrt(E[phi'^2])
+    for every sigma_b. q* is then taken from :func:`fixed_point_q` from ``q0``; a target whose
+    fixed point from q0 is not the critical one (or a line that is not monotone) falls back to
+    :func:`critical_sigma_w`. Same values as :func:`critical_sigma_w` to ~1e-9, 50 times faster.
+    """
+    f = get_nonlinearity(phi)
+    sigma_bs = np.atleast_1d(np.asarray(sigma_bs, dtype=np.float64))
+    if (sigma_bs < 0).any():
+        raise ValueError(f"sigma_b must be >= 0, got {sigma_bs.tolist()}")
+
+    def line(q):
+        a = gaussian_expectation_many(lambda u: f.dphi(u) ** 2, q, phi, points)
+        b = gaussian_expectation_many(lambda u: f.phi(u) ** 2, q, phi, points)
+        return 1.0 / a, q - b / a
+
+    out_w = np.full(sigma_bs.shape, math.nan)
+    if f.homogeneous:
+        out_w[:] = math.sqrt(line(np.array([1.0]))[0][0])
+    else:
+        grid = np.geomspace(1e-12, 1e6, 721)
+        _, sb2 = line(grid)
+        target = sigma_bs**2
+        slope = float(f.dphi(np.zeros(1))[0])
+        if slope > 0:
+            out_w[target == 0.0] = 1.0 / slope
+        if np.all(np.diff(sb2) > 0):
+            todo = (target > sb2[0]) & (target < sb2[-1])
+            idx = np.searchsorted(sb2, target[todo])
+            lo, hi = np.log(grid[idx - 1]), np.log(grid[idx])
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                below = line(np.exp(mid))[1] < target[todo]
+                lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+            out_w[todo] = np.sqrt(line(np.exp((lo + hi) / 2))[0])
+    out_q = np.full(sigma_bs.shape, math.nan)
+    for k, (sw, sb) in enumerate(zip(out_w, sigma_bs)):
+        if not math.isfinite(sw):
+            sw = out_w[k] = critical_sigma_w(phi, float(sb), q0, points)
+            if not math.isfinite(sw):
+                continue
+        q = fixed_point_q(phi, float(sw), float(sb), q0, points)
+        if abs(chi_1(phi, float(sw), q, points) - 1.0) > 1e-6 and not (f.homogeneous and math.isinf(q)):
+            sw = out_w[k] = critical_sigma_w(phi, float(sb), q0, points)
+            q = fixed_point_q(phi, sw, float(sb), q0, points) if math.isfinite(sw) else math.nan
+        out_q[k] = q
+    return out_w, out_q
+
+
+def chi_1_many(phi: str, sigma_w, q, points: int = 40) -> np.ndarray:
+    """chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2] for arrays of sigma_w and q (broadcast)."""
+    f = get_nonlinearity(phi)
+    sigma_w, q = np.broadcast_arrays(np.asarray(sigma_w, dtype=np.float64), np.asarray(q, dtype=np.float64))
+    flat = q.ravel().copy()
+    if f.homogeneous:
+        flat[~np.isfinite(flat)] = 1.0
+    ok = np.isfinite(flat)
+    value = np.full(flat.shape, math.nan)
+    if ok.any():
+        value[ok] = gaussian_expectation_many(lambda u: f.dphi(u) ** 2, flat[ok], phi, points)
+    return sigma_w**2 * value.reshape(q.shape)
+
+
+def noisy_length_trajectory(phi: str, sigma_w: float, sigma_b: float, q_signal_1: float, depth: int,
+                            epsilon: float, points: int = 40) -> np.ndarray:
+    """Pre-activation lengths q^1 .. q^depth of a net with noise a fraction ``epsilon`` of each layer.
+
+    h^l = W^l a^{l-1} + b^l + xi^l with xi^l ~ N(0, epsilon q^l I), q^l the layer's length
+    including its noise: q^l = s^l + epsilon q^l, i.e.
+
+        q^l = s^l / (1 - epsilon),   s^l = sigma_w^2 E[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2,
+
+    from the first layer's signal length s^1 = ``q_signal_1``. epsilon = 0 is the ordinary
+    length map (:func:`length_trajectory`).
+    """
+    if not 0.0 <= epsilon < 1.0:
+        raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
+    q = np.empty(depth)
+    q[0] = q_signal_1 / (1.0 - epsilon)
+    for l in range(1, depth):
+        q[l] = length_map(q[l - 1], phi, sigma_w, sigma_b, points) / (1.0 - epsilon)
     return q
