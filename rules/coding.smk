@@ -11,13 +11,14 @@ rule coding_sample:
     output:
         CODING_POSTERIOR,
     log:
-        "logs/coding/sample/{task}/{nonlinearity}-{scaling}.log",
+        "logs/coding/sample/{task}/{nonlinearity}-{scaling}-w{width}.log",
     benchmark:
-        "benchmarks/coding/sample/{task}/{nonlinearity}-{scaling}.tsv"
+        "benchmarks/coding/sample/{task}/{nonlinearity}-{scaling}-w{width}.tsv"
     wildcard_constraints:
         task="[A-Za-z0-9_]+",
-        nonlinearity="linear|erf|relu",
+        nonlinearity="linear|sigmoid|relu|erf",
         scaling="feature|lazy",
+        width="[0-9]+",
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -33,9 +34,7 @@ rule coding_table:
     input:
         coding_all_posteriors,
     output:
-        schemes="results/tables/coding_schemes.csv",
-        generalisation="results/tables/coding_generalisation.csv",
-        codes="results/tables/coding_codes.csv",
+        **CODING_TABLES,
     log:
         "logs/coding/table.log",
     benchmark:
@@ -55,7 +54,7 @@ rule coding_table:
 rule coding_figures:
     input:
         posteriors=coding_task_posteriors,
-        generalisation="results/tables/coding_generalisation.csv",
+        generalisation=CODING_TABLES["generalisation"],
     output:
         **{
             name: report(
@@ -69,6 +68,8 @@ rule coding_figures:
         },
     log:
         "logs/coding/figures/{task}.log",
+    benchmark:
+        "benchmarks/coding/figures/{task}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -78,6 +79,27 @@ rule coding_figures:
         threshold=coding_threshold,
     script:
         "../scripts/coding_figures.py"
+
+
+rule coding_widths_figure:
+    input:
+        CODING_TABLES["schemes"],
+    output:
+        report(
+            "results/figures/coding/widths.png",
+            caption="../report/coding_widths.rst",
+            category="Coding schemes",
+            labels={"figure": "widths"},
+        ),
+    log:
+        "logs/coding/figures/widths.log",
+    conda:
+        "../envs/layerinfo.yaml"
+    container:
+        stage_image("figures")
+    threads: 1
+    script:
+        "../scripts/coding_widths_figure.py"
 
 
 rule coding:

@@ -1,6 +1,8 @@
 # Targets, inputs and parameters of the coding-schemes study (rules in coding.smk).
 
-CODING_POSTERIOR = "results/runs/coding/{task}/{nonlinearity}-{scaling}/posterior.h5"
+CODING_POSTERIOR = (
+    "results/runs/coding/{task}/{nonlinearity}-{scaling}-w{width}/posterior.h5"
+)
 CODING_FIGURES = (
     "readout_weights",
     "activation_maps",
@@ -15,24 +17,25 @@ CODING_CAPTIONS = {
     "generalisation": "coding_generalisation",
     "traces": "coding_traces",
 }
+CODING_TABLES = {
+    "schemes": "results/tables/coding_schemes.csv",
+    "layers": "results/tables/coding_layers.csv",
+    "generalisation": "results/tables/coding_generalisation.csv",
+    "codes": "results/tables/coding_codes.csv",
+}
 
 
 def coding_runs():
-    """(task, nonlinearity, scaling) of every run of the study."""
-    section = study_section("coding")
-    return [
-        (task, nl, sc)
-        for task in section["tasks"]
-        for nl in section["nonlinearities"]
-        for sc in section["scalings"]
-    ]
+    """(task, nonlinearity, scaling, width) of every run of the study."""
+    study_section("coding")
+    return lconfig.coding_runs(config)
 
 
 def coding_posteriors(task=None):
     """Posterior files of every run (of one task if given)."""
     return [
-        CODING_POSTERIOR.format(task=t, nonlinearity=nl, scaling=sc)
-        for t, nl, sc in coding_runs()
+        CODING_POSTERIOR.format(task=t, nonlinearity=nl, scaling=sc, width=w)
+        for t, nl, sc, w in coding_runs()
         if task is None or t == task
     ]
 
@@ -46,7 +49,7 @@ def coding_task_posteriors(wildcards):
 
 
 def coding_dataset(wildcards):
-    """The dataset file of a task that reads one (none for the toy task)."""
+    """The dataset file of a task that reads one (none for generated tasks)."""
     spec = study_section("coding")["tasks"][wildcards.task]
     return (
         [f"resources/datasets/{spec['dataset']}.npz"]
@@ -57,7 +60,11 @@ def coding_dataset(wildcards):
 
 def coding_run_config(wildcards):
     return lconfig.coding_run_config(
-        config, wildcards.task, wildcards.nonlinearity, wildcards.scaling
+        config,
+        wildcards.task,
+        wildcards.nonlinearity,
+        wildcards.scaling,
+        int(wildcards.width),
     )
 
 
@@ -70,17 +77,16 @@ def coding_criteria(wildcards):
 
 
 def coding_targets():
-    tables = [
-        "results/tables/coding_schemes.csv",
-        "results/tables/coding_generalisation.csv",
-        "results/tables/coding_codes.csv",
-    ]
     figures = [
         f"results/figures/coding/{task}/{name}.png"
         for task in study_section("coding")["tasks"]
         for name in CODING_FIGURES
     ]
-    return tables + figures + ["results/tables/claims_coding.csv"]
+    return (
+        list(CODING_TABLES.values())
+        + figures
+        + ["results/figures/coding/widths.png", "results/tables/claims_coding.csv"]
+    )
 
 
 OPTIONAL_STUDIES["coding"] = coding_targets

@@ -213,27 +213,83 @@ def test_s1_claims_fail_and_straddle():
 # S4
 
 
-def schemes_table(labels, lazy_label="none", train_mse=1e-4, align=(0.95, 0.1)):
+def schemes_table(**edits):
+    """A schemes table whose every S4 claim holds; ``edits`` maps (nonlinearity, scaling[, width])
+    to column overrides."""
+    good = {
+        "linear": {"scheme": "analog", "readout_excess_kurtosis": 0.1, "predictor_rel_l2_to_gp": 0.02,
+                   "eta2_mean": 0.95, "eta2_outliers": float("nan")},
+        "sigmoid": {"scheme": "redundant", "n_branches": 4.0, "min_branch_share": 0.1, "binary_fraction": 0.95,
+                    "eta2_mean": 0.95, "eta2_outliers": float("nan")},
+        "relu": {"scheme": "sparse", "n_outliers": 3.0, "outlier_output_share": 0.8, "eta2_mean": 0.3,
+                 "eta2_outliers": 0.97},
+    }
     rows = []
-    for nonlinearity, scheme in labels.items():
-        for scaling, label, a in (("feature", scheme, align[0]), ("lazy", lazy_label, align[1])):
-            rows.append({"task": "toy", "nonlinearity": nonlinearity, "scaling": scaling, "scheme": label,
-                         "scheme_per_chain": f"{label};{label}", "readout_excess_kurtosis": 0.0,
-                         "n_chains": 2, "train_mse": train_mse, "kernel_alignment": a})
-    return pd.DataFrame(rows)
+    for nonlinearity, cols in good.items():
+        for scaling in ("feature", "lazy"):
+            row = {"task": "toy", "task_kind": "orthonormal", "nonlinearity": nonlinearity, "scaling": scaling,
+                   "width": 100, "scheme_per_chain": "", "n_chains": 2, "n_classes": 3, "n_test": 200,
+                   "train_mse": 1e-6, "train_mse_max_chain": 2e-6, "readout_excess_kurtosis": 0.0,
+                   "predictor_rel_l2_to_gp": 0.0, "n_branches": 1.0, "min_branch_share": 1.0,
+                   "binary_fraction": float("nan"), "n_outliers": 0.0, "outlier_output_share": 0.0,
+                   "outlier_count_ratio": float("nan"), "kernel_alignment": 0.95 if scaling == "feature" else 0.1}
+            if scaling == "feature":
+                row.update(cols)
+            else:
+                row["scheme"] = "none"
+            rows.append(row)
+    rows.append({**rows[4], "width": 400, "n_outliers": 4.0, "outlier_count_ratio": 4.0 / 3.0})
+    table = pd.DataFrame(rows)
+    for key, cols in edits.items():
+        nonlinearity, scaling, *width = key.split("-")
+        sel = (table["nonlinearity"] == nonlinearity) & (table["scaling"] == scaling)
+        if width:
+            sel &= table["width"] == int(width[0])
+        for column, value in cols.items():
+            table.loc[sel, column] = value
+    return table
 
 
-def test_s4_paper_labels_reproduce():
-    got = by_id(coding_claims(schemes_table({"linear": "analog", "erf": "redundant", "relu": "sparse"})))
-    assert all(claim.verdict == R for claim in got.values()), got
-    assert len(got) == 6
+S4_IDS = ["s4_zero_training_error", "s4_lazy_no_code", "s4_feature_kernel_aligned_toy", "s4_feature_class_driven_toy",
+          "s4_lazy_kernel_random_toy", "s4_linear_gaussian_readout_toy", "s4_linear_predictor_is_lazy_toy",
+          "s4_sigmoid_readout_branches_toy", "s4_sigmoid_on_off_toy", "s4_relu_few_coding_neurons_toy",
+          "s4_relu_coding_count_width_toy", "s4_linear_analog_toy", "s4_sigmoid_redundant_toy", "s4_relu_sparse_toy"]
 
 
-def test_s4_wrong_labels_lazy_codes_and_warm_chains_do_not_reproduce():
-    table = schemes_table({"linear": "analog", "erf": "analog", "relu": "sparse"}, lazy_label="analog",
-                          train_mse=0.02, align=(0.1, 0.5))
-    got = by_id(coding_claims(table))
-    assert got["s4_erf_redundant_toy"].verdict == N
-    assert got["s4_lazy_no_code_toy"].verdict == N
-    assert got["s4_zero_training_error_toy"].verdict == N
-    assert got["s4_feature_kernel_aligns_toy"].verdict == N
+def test_s4_paper_findings_reproduce():
+    got = by_id(coding_claims(schemes_table()))
+    assert sorted(got) == sorted(S4_IDS)
+    assert all(claim.verdict == R for claim in got.values()), {k: v.verdict for k, v in got.items()}
+
+
+@pytest.mark.parametrize("claim,edits", [
+    ("s4_zero_training_error", {"relu-feature": {"train_mse_max_chain": 0.01}}),
+    ("s4_lazy_no_code", {"sigmoid-lazy": {"scheme": "redundant"}}),
+    ("s4_feature_kernel_aligned_toy", {"linear-feature": {"kernel_alignment": 0.8}}),
+    ("s4_feature_class_driven_toy", {"relu-feature": {"eta2_outliers": 0.5}}),
+    ("s4_feature_class_driven_toy", {"linear-feature": {"eta2_mean": 0.6}}),
+    ("s4_lazy_kernel_random_toy", {"relu-lazy": {"kernel_alignment": 0.5}}),
+    ("s4_linear_gaussian_readout_toy", {"linear-feature": {"readout_excess_kurtosis": -0.9}}),
+    ("s4_linear_predictor_is_lazy_toy", {"linear-feature": {"predictor_rel_l2_to_gp": 0.2}}),
+    ("s4_sigmoid_readout_branches_toy", {"sigmoid-feature": {"n_branches": 1.0}}),
+    ("s4_sigmoid_readout_branches_toy", {"sigmoid-feature": {"min_branch_share": 0.02}}),
+    ("s4_sigmoid_on_off_toy", {"sigmoid-feature": {"binary_fraction": 0.5}}),
+    ("s4_relu_few_coding_neurons_toy", {"relu-feature-100": {"n_outliers": 7.0}}),
+    ("s4_relu_few_coding_neurons_toy", {"relu-feature-100": {"n_outliers": 0.0}}),
+    ("s4_relu_coding_count_width_toy", {"relu-feature-400": {"outlier_count_ratio": 3.0}}),
+    ("s4_sigmoid_redundant_toy", {"sigmoid-feature": {"scheme": "analog"}}),
+])
+def test_s4_each_claim_fails_on_its_own(claim, edits):
+    got = by_id(coding_claims(schemes_table(**edits)))
+    assert got[claim].verdict == N, got[claim]
+    others = {k: v.verdict for k, v in got.items() if k != claim and v.verdict != R}
+    # an outlier count of 0 also leaves the width ratio undefined
+    assert others in ({}, {"s4_relu_coding_count_width_toy": I}), others
+
+
+def test_s4_missing_values_are_inconclusive_and_other_tasks_get_signatures_only():
+    got = by_id(coding_claims(schemes_table(**{"linear-feature": {"predictor_rel_l2_to_gp": float("nan")}})))
+    assert got["s4_linear_predictor_is_lazy_toy"].verdict == I
+    digits = schemes_table().assign(task="digits", task_kind="dataset")
+    ids = set(by_id(coding_claims(digits)))
+    assert "s4_feature_kernel_aligned_digits" not in ids and "s4_relu_sparse_digits" in ids

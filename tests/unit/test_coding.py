@@ -8,14 +8,21 @@ import pytest
 import torch
 
 from layerinfo.coding import kernels, posterior, schemes, study, tasks
-from layerinfo.workflow.config import ConfigError, check_coding, coding_run_config
 from layerinfo.coding.langevin import (
+    Network,
+    autograd_potential,
     hidden_activity,
     langevin_chain,
     langevin_sample,
+    marginal_potential,
+    marginal_potential_grad,
+    network_output,
+    phi,
     readout_prior_variance,
     sample_prior,
+    sample_readout,
 )
+from layerinfo.workflow.config import ConfigError, check_coding, coding_run_config, coding_runs
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +51,14 @@ def test_langevin_recovers_bayesian_linear_regression_posterior():
         (t,) = params
         return 0.5 * beta * ((xt @ t - yt) ** 2).sum() + (t ** 2).sum() / (2 * s2)
 
+    def potential_and_grad(params):  # the same potential, gradient by hand (fast)
+        (t,) = params
+        return potential(params), [beta * xt.T @ (xt @ t - yt) + t / s2]
+
     theta = torch.zeros(3, dtype=torch.float64)
-    draws = langevin_chain(potential, [theta], step_size=2e-3, temperature=temperature, n_steps=60_000,
+    u, grad = autograd_potential(potential)([theta + 0.3])
+    assert torch.allclose(grad[0], potential_and_grad([theta + 0.3])[1][0])
+    draws = langevin_chain(potential_and_grad, [theta], step_size=2e-3, temperature=temperature, n_steps=40_000,
                            burn_in=2_000, thin=10, generator=torch.Generator().manual_seed(3))
     samples = np.stack([d[0] for d in draws])
     sd = np.sqrt(np.diag(cov))
@@ -53,20 +66,91 @@ def test_langevin_recovers_bayesian_linear_regression_posterior():
     assert np.allclose(np.cov(samples.T), cov, atol=0.1 * cov.diagonal().max()), (np.cov(samples.T), cov)
 
 
-def test_feature_learning_network_fits_the_toy_task_and_lazy_readout_stays_at_prior():
-    x, labels, _, _ = tasks.orthogonal_classes(12, 32, 8, 0.1, rng=np.random.default_rng(0))
+def test_feature_learning_network_interpolates_the_toy_task_and_lazy_readout_stays_at_prior():
+    x, labels, _, _ = tasks.orthonormal_task(24, 20, 8, rng=np.random.default_rng(0))
     y = tasks.one_hot(labels, 3)
-    chain = langevin_sample(x, y, nonlinearity="erf", scaling="feature", width=60, beta=10.0,
-                            sigma_a2=readout_prior_variance(1.0, 32, "feature"), step_size=2e-3, n_steps=3000,
-                            burn_in=1500, thin=150, generator=torch.Generator().manual_seed(0))
-    # targets have variance 0.1875 per output: the sampled networks fit them
-    assert chain.trace_mse[-5:].mean() < 0.05
-    assert chain.readout.shape == (10, 60, 3) and chain.hidden[0].shape == (10, 60, 12)
-    lazy = langevin_sample(x, y, nonlinearity="erf", scaling="lazy", width=60, beta=10.0, sigma_a2=1.0,
-                           step_size=2e-3, n_steps=3000, burn_in=1500, thin=150,
+    chain = langevin_sample(x, y, nonlinearity="sigmoid", scaling="feature", width=40, beta=1e4,
+                            sigma_a2=readout_prior_variance(1.0, 20, "feature"), step_size=1e-2, n_steps=600,
+                            burn_in=300, thin=60, generator=torch.Generator().manual_seed(0))
+    # zero temperature: the data are interpolated; the kernel aligns with the labels
+    assert chain.trace_mse[-5:].max() < 1e-3
+    assert chain.trace_alignment[-1] > 0.9
+    assert chain.readout.shape == (5, 40, 3) and chain.hidden[0].shape == (5, 40, 24)
+    lazy = langevin_sample(x, y, nonlinearity="sigmoid", scaling="lazy", width=40, beta=1e4, sigma_a2=1.0,
+                           step_size=1e-2, n_steps=600, burn_in=300, thin=60,
                            generator=torch.Generator().manual_seed(0))
-    # at this width the lazy readout keeps its prior variance (1) to within sampling error
-    assert lazy.readout.var() == pytest.approx(1.0, abs=0.25)
+    # the hidden weights keep their prior variance (1) to within sampling error
+    assert lazy.trace_weight2[-1] == pytest.approx(1.0, abs=0.1)
+
+
+def _tiny_net(depth=2, nonlinearity="relu", seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    y = torch.eye(3, dtype=torch.float64)[torch.tensor([0, 0, 1, 1, 2, 2])]
+    net = sample_prior(5, 7, depth, 3, 1.0, 0.5, g)
+    return x, y, net
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "sigmoid", "relu", "erf"])
+@pytest.mark.parametrize("gamma", [1.0, 0.5])
+def test_hand_written_gradient_matches_autograd(nonlinearity, gamma):
+    x, y, net = _tiny_net(2, nonlinearity)
+    kw = dict(nonlinearity=nonlinearity, gamma=gamma, beta=50.0, sigma_w2=1.3, sigma_a2=0.2)
+    u, grads = marginal_potential_grad(net.hidden, x, y, **kw)
+    u_ref, grads_ref = autograd_potential(lambda ps: marginal_potential(ps, x, y, **kw))(net.hidden)
+    assert float(u) == pytest.approx(float(u_ref), rel=1e-12)
+    for g, r in zip(grads, grads_ref):
+        assert torch.allclose(g, r, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.5])
+def test_marginal_potential_integrates_the_readout_out(gamma):
+    """-log int exp(-U_joint(W, a)) da for the Gaussian readout: U_joint(W, a*) + (m/2) log det H
+    (H the per-output Hessian in a) up to a constant; differences between two W must match U(W)."""
+    beta, sigma_w2, sigma_a2 = 30.0, 1.0, 0.3
+
+    def by_integral(net, x, y):
+        h = hidden_activity(net, x, "sigmoid")[-1]
+        n = h.shape[1]
+        beta_eff = beta * n ** (2 * gamma - 1)
+        g = h / n ** gamma
+        hess = beta_eff * g.T @ g + torch.eye(n, dtype=h.dtype) / sigma_a2
+        a_star = torch.linalg.solve(hess, beta_eff * g.T @ y)
+        joint = (0.5 * beta_eff * ((g @ a_star - y) ** 2).sum() + (a_star ** 2).sum() / (2 * sigma_a2)
+                 + sum((w ** 2).sum() for w in net.hidden) / (2 * sigma_w2))
+        # (the integral's constants, -(N m / 2) log(2 pi) and the normalisations, are the same for both W)
+        return float(joint + 0.5 * y.shape[1] * torch.logdet(hess))
+
+    x, y, one = _tiny_net(1, "sigmoid", seed=1)
+    _, _, two = _tiny_net(1, "sigmoid", seed=2)
+    kw = dict(nonlinearity="sigmoid", gamma=gamma, beta=beta, sigma_w2=sigma_w2, sigma_a2=sigma_a2)
+    u1, u2 = (float(marginal_potential(n.hidden, x, y, **kw)) for n in (one, two))
+    assert u1 - u2 == pytest.approx(by_integral(one, x, y) - by_integral(two, x, y), rel=1e-9)
+
+
+def test_readout_draws_follow_their_gaussian_conditional():
+    x, y, net = _tiny_net(1, "relu", seed=3)
+    h = hidden_activity(net, x, "relu")[-1]
+    n, gamma, beta, sigma_a2 = h.shape[1], 1.0, 4.0, 0.5
+    g = h / n ** gamma
+    beta_eff = beta * n ** (2 * gamma - 1)
+    cov = torch.linalg.inv(beta_eff * g.T @ g + torch.eye(n, dtype=h.dtype) / sigma_a2)
+    mean = cov @ (beta_eff * g.T @ y)
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.stack([sample_readout(h, y, gamma=gamma, beta=beta, sigma_a2=sigma_a2, generator=gen)
+                         for _ in range(4000)])
+    sd = cov.diagonal().sqrt()[:, None]
+    assert torch.all((draws.mean(0) - mean).abs() < 0.1 * sd)  # Monte-Carlo error ~0.016 sd
+    emp = torch.cov(draws[:, :, 0].T)
+    assert torch.allclose(emp, cov, atol=0.1 * float(cov.diagonal().max()))
+
+
+def test_sigmoid_runs_from_zero_to_one():
+    z = torch.tensor([-50.0, 0.0, 50.0], dtype=torch.float64)
+    assert phi("sigmoid", z).tolist() == pytest.approx([0.0, 0.5, 1.0])
+    # slope 1/2 at the origin
+    eps = torch.tensor(1e-6, dtype=torch.float64)
+    assert float((phi("sigmoid", eps) - 0.5) / eps) == pytest.approx(0.5, rel=1e-4)
 
 
 def test_sampler_refuses_bad_arguments():
@@ -74,7 +158,7 @@ def test_sampler_refuses_bad_arguments():
     with pytest.raises(ValueError, match="nonlinearity"):
         langevin_sample(x, y, nonlinearity="tanh", scaling="lazy", width=4)
     with pytest.raises(ValueError, match="scaling"):
-        langevin_sample(x, y, nonlinearity="erf", scaling="mean", width=4)
+        langevin_sample(x, y, nonlinearity="sigmoid", scaling="mean", width=4)
     with pytest.raises(ValueError, match="depth"):
         langevin_sample(x, y, nonlinearity="erf", scaling="lazy", width=4, depth=4)
     with pytest.raises(ValueError, match="burn_in"):
@@ -90,19 +174,31 @@ def test_readout_prior_variance_scales_with_p_only_in_the_feature_scaling():
 # --- closed-form kernels ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("nonlinearity", ["linear", "erf", "relu"])
-def test_lazy_kernel_at_large_width_matches_closed_form(nonlinearity):
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("nonlinearity", ["linear", "sigmoid", "relu", "erf"])
+def test_lazy_kernel_at_large_width_matches_closed_form(nonlinearity, depth):
     """(1/N) sum_i phi_i(x) phi_i(x') with prior weights: within 5 standard errors of the mean
     over the N neurons (the standard error estimated from the same neurons)."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 8)) * np.array([[0.5], [1.0], [1.5], [1.0], [2.0]])
-    width = 40_000
-    net = sample_prior(8, width, 1, 1, 1.3, 1.0, torch.Generator().manual_seed(2))
-    h = hidden_activity(net, torch.tensor(x), nonlinearity)[-1].numpy()  # (5, N)
-    products = h[:, None, :] * h[None, :, :]
-    empirical, sem = products.mean(-1), products.std(-1) / np.sqrt(width)
-    theory = kernels.nngp_kernel(x, x, nonlinearity, 1, 1.3)
-    assert np.all(np.abs(empirical - theory) < 5 * sem + 1e-12), np.abs(empirical - theory) / sem
+    theory = kernels.nngp_kernel(x, x, nonlinearity, depth, 1.3)
+    if depth == 1:  # independent neurons: the standard error over the N neurons is exact
+        width = 40_000
+        net = sample_prior(8, width, 1, 1, 1.3, 1.0, torch.Generator().manual_seed(2))
+        h = hidden_activity(net, torch.tensor(x), nonlinearity)[-1].numpy()  # (5, N)
+        products = h[:, None, :] * h[None, :, :]
+        empirical, sem = products.mean(-1), products.std(-1) / np.sqrt(width)
+        assert np.all(np.abs(empirical - theory) < 5 * sem + 1e-12), np.abs(empirical - theory) / sem
+    else:  # neurons share the finite first layer: average independent networks, allow an O(1/N) bias
+        gen = torch.Generator().manual_seed(2)
+        ks = []
+        for _ in range(12):
+            net = sample_prior(8, 1500, depth, 1, 1.3, 1.0, gen)
+            h = hidden_activity(net, torch.tensor(x), nonlinearity)[-1].numpy()
+            ks.append(h @ h.T / h.shape[1])
+        ks = np.array(ks)
+        sem = ks.std(0, ddof=1) / np.sqrt(len(ks))
+        assert np.all(np.abs(ks.mean(0) - theory) < 5 * sem + 0.01 * np.abs(theory).max()), (ks.mean(0), theory)
 
 
 def test_closed_form_kernels_by_hand():
@@ -113,6 +209,10 @@ def test_closed_form_kernels_by_hand():
     # orthogonal inputs of unit variance: (1/2pi)(sin(pi/2) + 0) ; equal inputs: k/2
     assert k_relu[0, 1] == pytest.approx(1 / (2 * np.pi))
     assert k_relu[0, 0] == pytest.approx(0.5)
+    k_sig = kernels.nngp_kernel(x, x, "sigmoid")
+    # orthogonal inputs: independent units of mean 1/2; equal inputs: 1/4 + arcsin(2c^2/(1+2c^2))/(2 pi)
+    assert k_sig[0, 1] == pytest.approx(0.25)
+    assert k_sig[0, 0] == pytest.approx(0.25 + np.arcsin((np.pi / 2) / (1 + np.pi / 2)) / (2 * np.pi))
     k_erf = kernels.nngp_kernel(x, x, "erf")
     assert k_erf[0, 0] == pytest.approx(2 / np.pi * np.arcsin(2 / 3))
     assert k_erf[0, 1] == pytest.approx(0.0)
@@ -137,6 +237,18 @@ def test_gp_expected_training_error_limits():
     # one input, kernel k, prior s, noise v: mean error (v/(s k + v))^2 y^2 + s k v / (s k + v)
     one = kernels.gp_expected_train_mse(np.array([[2.0]]), np.array([[1.0]]), 0.5, 0.25)
     assert one == pytest.approx((0.25 / 1.25) ** 2 + 1.0 * 0.25 / 1.25)
+
+
+def test_interpolating_gp_reproduces_the_training_targets():
+    x, labels, xt, _ = tasks.orthonormal_task(12, 9, 4, rng=np.random.default_rng(0))
+    y = tasks.one_hot(labels, 3)
+    k = kernels.nngp_kernel(x, x, "relu")
+    assert np.allclose(kernels.gp_interpolate(k, k, y), y, atol=1e-6)
+    # linear kernel on orthonormal inputs is the identity: the prediction is the overlap with each input
+    lin = kernels.gp_interpolate(kernels.nngp_kernel(x, x, "linear"), kernels.nngp_kernel(xt, x, "linear"), y)
+    assert np.allclose(lin, (xt @ x.T / 12) @ y)
+    with pytest.raises(ValueError, match="jitter"):
+        kernels.gp_interpolate(k, k, y, jitter=-1.0)
 
 
 def test_gp_prediction_interpolates_without_noise():
@@ -178,56 +290,151 @@ def test_bimodality_coefficient_reference_values():
     assert schemes.bimodality_coefficient(two) > 0.9
 
 
-def test_kernel_alignment_and_rhat():
+def test_kernel_alignment_by_hand():
     labels = np.array([0, 0, 1, 2, 2, 2])
     y = tasks.one_hot(labels, 3)
     assert kernels.kernel_alignment(3.0 * y @ y.T, labels, 3) == pytest.approx(1.0)
+    # the identity (lazy linear kernel on orthonormal inputs): |HY|^2 / (sqrt(P - 1) |HYY'H|)
+    h = np.eye(6) - 1 / 6
+    hy = h @ y
+    expected = np.trace(hy.T @ hy) / (np.sqrt(5) * np.linalg.norm(hy @ hy.T))
+    assert kernels.kernel_alignment(np.eye(6), labels, 3) == pytest.approx(expected)
+
+
+def test_rhat_and_ess_on_known_chains():
     rng = np.random.default_rng(0)
-    assert schemes.gelman_rubin(rng.standard_normal((4, 2000))) == pytest.approx(1.0, abs=0.01)
-    shifted = rng.standard_normal((2, 2000)) + np.array([[0.0], [3.0]])
-    assert schemes.gelman_rubin(shifted) > 1.5
+    iid = rng.standard_normal((4, 1000))
+    assert schemes.rhat(iid) == pytest.approx(1.0, abs=0.01)
+    assert schemes.ess(iid) == pytest.approx(4000, rel=0.15)
+    # AR(1) with coefficient rho: ESS = S (1 - rho) / (1 + rho)
+    rho, ar = 0.8, np.zeros((4, 4000))
+    noise = rng.standard_normal(ar.shape) * np.sqrt(1 - rho ** 2)
+    ar[:, 0] = rng.standard_normal(4)
+    for t in range(1, ar.shape[1]):
+        ar[:, t] = rho * ar[:, t - 1] + noise[:, t]
+    assert schemes.ess(ar) == pytest.approx(16000 * (1 - rho) / (1 + rho), rel=0.25)
+    assert schemes.rhat(ar) < 1.02
+    # chains at different locations, or with different scales (caught by the folded R-hat)
+    assert schemes.rhat(rng.standard_normal((2, 1000)) + np.array([[0.0], [2.0]])) > 1.3
+    assert schemes.rhat(rng.standard_normal((2, 1000)) * np.array([[1.0], [4.0]])) > 1.1
+    # a trend within each chain: the split halves disagree
+    assert schemes.rhat(rng.standard_normal((2, 1000)) + np.linspace(0, 4, 1000)) > 1.3
+    assert np.isnan(schemes.rhat(np.ones((2, 10)))) and np.isnan(schemes.ess(np.zeros((2, 3))))
 
 
-def _analog(rng, s=2, n=300, c=3):
-    return rng.standard_normal((s, n, c)), rng.standard_normal((s, n, c))
+def test_eta_squared_binary_fraction_and_drift_by_hand():
+    labels = np.array([0, 0, 1, 1])
+    act = np.array([[[1.0, 0.0, 1.0], [1.0, 0.0, -1.0], [3.0, 0.0, 1.0], [3.0, 0.0, -1.0]]])
+    per, pop = schemes.eta_squared(act, labels, 2)
+    # neuron 0: all variance between classes; neuron 1: constant (NaN); neuron 2: all within
+    assert per[0, 0] == pytest.approx(1.0) and np.isnan(per[0, 1]) and per[0, 2] == pytest.approx(0.0)
+    assert pop[0] == pytest.approx(1.0 / 2.0)  # between 1 + 0 over total 1 + 1
+    r = np.array([[[0.0, 1.0], [0.95, 0.5]]])
+    assert schemes.binary_fraction(r, (0.0, 1.0), 0.1) == pytest.approx(3 / 4)
+    assert np.isnan(schemes.binary_fraction(r, None))
+    resp = np.stack([np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]), np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])])
+    assert schemes.drift(resp) == pytest.approx(0.0)  # neuron 0 keeps its code (+1), neuron 1 flips (-1)
+    assert schemes.drift(resp[[0, 0]]) == pytest.approx(1.0)
 
 
-def _redundant(rng, s=2, n=300, c=3):
-    patterns = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1], [1, 1, -1]], float)
-    group = rng.integers(0, len(patterns), size=(s, n))
-    responses = patterns[group] + 0.01 * rng.standard_normal((s, n, c))
-    readout = np.sign(rng.standard_normal((s, n, 1))) * 0.8 + 0.05 * rng.standard_normal((s, n, c))
-    return readout, responses
+def test_readout_branches_and_outliers_by_hand():
+    rng = np.random.default_rng(0)
+    centres = np.array([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0]])
+    group = np.repeat([0, 1, 2], [100, 60, 40])
+    clustered = (centres[group] + 0.05 * rng.standard_normal((200, 3)))[None]
+    fit = schemes.readout_branches(clustered)
+    assert fit["n_branches"] == 3 and fit["branch_shares"] == pytest.approx([0.5, 0.3, 0.2])
+    assert schemes.readout_branches(rng.standard_normal((1, 300, 3)))["n_branches"] == 1
+    # two outliers among 50 small readouts; the outliers alone fit the targets
+    readout = 0.01 * np.ones((1, 52, 2))
+    readout[0, :2] = [[10.0, 0.0], [0.0, 10.0]]
+    act = np.zeros((1, 4, 52))
+    act[0, :2, 0] = act[0, 2:, 1] = 52 / 10.0
+    y = np.array([[1.0, 0], [1, 0], [0, 1], [0, 1]])
+    out = schemes.readout_outliers(readout, act, y, gamma=1.0, factor=5.0)
+    assert out["n_outliers"] == 2 and out["outlier_output_share"] == pytest.approx(1.0)
+    assert out["max_readout_over_sqrt_n"] == pytest.approx(10 / np.sqrt(52))
 
 
-def _sparse(rng, s=2, n=300, c=3):
-    readout = 0.1 * rng.standard_normal((s, n, c))
-    responses = 0.05 * np.abs(rng.standard_normal((s, n, c)))
-    outliers = rng.choice(n, size=n // 20, replace=False)
-    for k, i in enumerate(outliers):
-        readout[:, i, k % c] = 2.0
-        responses[:, i, k % c] = 1.0
-    return readout, responses
+def _population(kind, rng, n=200, p=60, c=3, gamma=1.0):
+    """Hand-made last layers: activity (S, P, N), readout (S, N, c), labels, value range."""
+    labels = np.repeat(np.arange(c), [p // 2, p // 4, p - p // 2 - p // 4])
+    y = tasks.one_hot(labels, c)
+    if kind == "none":  # random features, Gaussian readouts
+        act = rng.standard_normal((1, p, n))
+        return act, rng.standard_normal((1, n, c)), labels, None
+    if kind == "analog":  # graded class-driven responses, Gaussian readouts
+        tuning = rng.standard_normal((n, c))
+        act = tuning[:, labels].T[None] + 0.1 * rng.standard_normal((1, p, n))
+        return act, rng.standard_normal((1, n, c)), labels, None
+    if kind == "redundant":  # on/off patterns shared by groups, readout branch per pattern
+        patterns = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], float)
+        group = rng.integers(0, len(patterns), n)
+        act = patterns[group][:, labels].T[None] + 0.01 * rng.standard_normal((1, p, n))
+        readout = (2 * patterns[group] - 1)[None] + 0.05 * rng.standard_normal((1, n, c))
+        return np.clip(act, 0, 1), readout, labels, (0.0, 1.0)
+    # sparse: one outlier per class carries the output, a small random bulk
+    act = 0.05 * np.abs(rng.standard_normal((1, p, n)))
+    readout = 0.01 * rng.standard_normal((1, n, c))
+    for k in range(c):
+        act[0, :, k] = 5.0 * y[:, k]
+        readout[0, k, k] = n ** gamma / 5.0
+    return act, readout, labels, None
 
 
-@pytest.mark.parametrize("kind,make", [("analog", _analog), ("redundant", _redundant), ("sparse", _sparse)])
-def test_classifier_labels_hand_made_populations(kind, make):
-    readout, responses = make(np.random.default_rng(0))
-    measures = schemes.population_measures(readout, responses, 3, threshold=0.5)
+def _measures(act, readout, labels, value_range, c=3):
+    per, pop = schemes.eta_squared(act, labels, c)
+    y = tasks.one_hot(labels, c)
+    out = schemes.readout_outliers(readout, act, y, 1.0)
+    out.pop("outlier_mask")
+    fit = schemes.readout_branches(readout)
+    return {**schemes.readout_statistics(readout), **out, "eta2_population": float(pop.mean()), "n_classes": c,
+            "n_branches": fit["n_branches"], "min_branch_share": min(fit["branch_shares"]),
+            "binary_fraction": schemes.binary_fraction(schemes.class_responses(act, labels, c), value_range)}
+
+
+@pytest.mark.parametrize("kind", ["none", "analog", "redundant", "sparse"])
+def test_classifier_labels_hand_made_populations(kind):
+    measures = _measures(*_population(kind, np.random.default_rng(0)))
     assert schemes.classify_scheme(measures) == kind, measures
 
 
-def test_classifier_refuses_unknown_criteria_and_leaves_the_rest_unclassified():
+def test_each_classifier_threshold_moves_the_label():
+    base = {"eta2_population": 0.9, "n_outliers": 0.0, "outlier_output_share": 0.0, "n_classes": 3,
+            "n_branches": 4.0, "min_branch_share": 0.1, "binary_fraction": 0.95, "readout_excess_kurtosis": -1.5}
+    assert schemes.classify_scheme(base) == "redundant"
+    assert schemes.classify_scheme({**base, "eta2_population": 0.4}) == "none"
+    assert schemes.classify_scheme(base, {"none_max_eta2": 0.95}) == "none"
+    assert schemes.classify_scheme({**base, "min_branch_share": 0.01}) == "unclassified"
+    assert schemes.classify_scheme(base, {"redundant_max_branches": 3}) == "unclassified"
+    assert schemes.classify_scheme(base, {"redundant_min_binary_fraction": 0.99}) == "unclassified"
+    sparse = {**base, "n_outliers": 3.0, "outlier_output_share": 0.8}
+    assert schemes.classify_scheme(sparse) == "sparse"
+    assert schemes.classify_scheme({**sparse, "n_outliers": 7.0}) == "redundant"  # > 2 m outliers
+    assert schemes.classify_scheme(sparse, {"sparse_min_output_share": 0.9}) == "redundant"
+    analog = {**base, "n_branches": 1.0, "binary_fraction": float("nan"), "readout_excess_kurtosis": 0.3}
+    assert schemes.classify_scheme(analog) == "analog"
+    assert schemes.classify_scheme(analog, {"analog_max_abs_kurtosis": 0.2}) == "unclassified"
     with pytest.raises(ValueError, match="unknown criteria"):
-        schemes.classify_scheme({}, {"sparsity": 1})
-    odd = {"readout_excess_kurtosis": 5.0, "readout_bimodality": 0.4, "code_fraction": 0.9, "code_purity": 0.5}
-    assert schemes.classify_scheme(odd) == "unclassified"
+        schemes.classify_scheme(base, {"sparsity": 1})
 
 
 # --- tasks and files -------------------------------------------------------------------------
 
 
-def test_toy_task_proportions_and_orthogonal_means():
+def test_orthonormal_toy_task():
+    x, labels, xt, lt = tasks.orthonormal_task(80, 60, 50, rng=np.random.default_rng(0))
+    assert np.allclose(x @ x.T / 80, np.eye(60))  # mutually orthogonal, |x|^2 = N0
+    assert np.bincount(labels).tolist() == [30, 15, 15] and np.all(np.diff(labels) >= 0)  # sorted blocks
+    assert np.allclose(np.sum(xt ** 2, 1), 80)
+    overlap = np.max(xt @ x.T / 80, axis=1)
+    assert np.allclose(overlap, 1 / np.sqrt(2), atol=0.2)  # test_noise 1: overlap about 1/sqrt(2)
+    assert np.array_equal(labels[np.argmax(xt @ x.T, 1)], lt)
+    with pytest.raises(ValueError, match="n_inputs must be >= n_train"):
+        tasks.orthonormal_task(30, 60, 10)
+
+
+def test_noisy_means_task_proportions_and_orthogonal_means():
     x, labels, _, lt = tasks.orthogonal_classes(20, 64, 32, 0.0, rng=np.random.default_rng(0))
     assert np.bincount(labels).tolist() == [32, 16, 16] and np.bincount(lt).tolist() == [16, 8, 8]
     means = np.stack([x[labels == c][0] for c in range(3)])
@@ -236,35 +443,48 @@ def test_toy_task_proportions_and_orthogonal_means():
         tasks.orthogonal_classes(20, 10, 10, 0.1, proportions=(0.5, 0.6))
 
 
+def test_dataset_subset_is_class_balanced():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), [50, 10, 30, 20])
+    inputs = rng.standard_normal((110, 5))
+    x, l, xt, lt = tasks.dataset_task(inputs, labels, 20, 30, rng)
+    assert np.bincount(l).tolist() == [5, 5, 5, 5] and len(lt) == 30
+    assert np.allclose(x.mean(0), 0) and np.allclose(x.std(0), 1)
+
+
 TINY = {
     "coding": {
         "seed": 0, "nonlinearities": ["relu"], "scalings": ["feature"],
-        "tasks": {"toy": {"kind": "toy", "n_inputs": 6, "n_train": 16, "n_test": 8, "noise": 0.1,
+        "tasks": {"toy": {"kind": "orthonormal", "n_inputs": 16, "n_train": 12, "n_test": 8, "test_noise": 1.0,
                           "proportions": [0.5, 0.25, 0.25], "depth": 2}},
-        "network": {"width": 8},
+        "network": {"width": 8, "width_scan": {"factors": [2], "nonlinearities": ["relu"], "scalings": ["feature"],
+                                               "tasks": ["toy"]}},
         "prior": {"sigma_w2": 1.0, "sigma_a2": 1.0, "readout_scale_with_p": True},
-        "sampler": {"beta": 5.0, "temperature": 1.0, "step_size": 1e-3, "n_steps": 60, "burn_in": 20,
-                    "thin": 20, "n_chains": 2},
+        "sampler": {"beta": 1e4, "step_size": 1e-2, "n_steps": 60, "burn_in": 20, "thin": 20, "n_chains": 2},
+        "classifier": dict(schemes.DEFAULT_CRITERIA),
     }
 }
 
 
 def test_posterior_file_round_trip_and_refusals(tmp_path):
+    assert coding_runs(TINY) == [("toy", "relu", "feature", 8), ("toy", "relu", "feature", 16)]
     run = coding_run_config(TINY, "toy", "relu", "feature")
     path = posterior.sample_run(run, tmp_path / "posterior.h5")
     assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
     post = posterior.read_posterior(path)
     assert post.config == run and len(post.chains) == 2
     with h5py.File(path) as f:
-        assert f.attrs["format"] == "layerinfo-posterior" and f.attrs["format_version"] == 1
+        assert f.attrs["format"] == "layerinfo-posterior" and f.attrs["format_version"] == 2
         assert {"config_hash", "seed", "package_version", "torch_version", "device"} <= set(f.attrs)
-    assert [w.shape for w in post.chains[0]["hidden"]] == [(2, 8, 6), (2, 8, 8)]
+    assert [w.shape for w in post.chains[0]["hidden"]] == [(2, 8, 16), (2, 8, 8)]
     assert post.outputs(0, post.data["x_test"]).shape == (2, 8, 3)
     # same seed, same samples
     again = posterior.read_posterior(posterior.sample_run(run, tmp_path / "again.h5"))
     assert np.array_equal(again.chains[1]["readout"], post.chains[1]["readout"])
-    row, per_class, codes = study.run_measures(path, 0.5)
+    row, layers, per_class, codes = study.run_measures(path, 0.5)
     assert row["scheme"] in schemes.SCHEMES and row["n_chains"] == 2 and row["depth"] == 2
+    assert [r["layer"] for r in layers] == [1, 2] and row["train_mse"] < 0.05  # width 8 < P: no exact fit
+    assert row["test_mse"] == pytest.approx(row["test_bias2"] + row["test_variance"])
     assert set(per_class["model"]) == {"network", "gp_lazy"}
     assert codes["neuron_fraction"].sum() == pytest.approx(1.0)
     with h5py.File(path, "a") as f:
@@ -283,7 +503,9 @@ def test_posterior_file_round_trip_and_refusals(tmp_path):
     (lambda c: c["sampler"].update(burn_in=60), "coding.sampler.burn_in"),
     (lambda c: c["sampler"].update(thin=50), "coding.sampler.thin"),
     (lambda c: c["tasks"]["toy"].update(proportions=[0.5, 0.25, 0.5]), "coding.tasks.toy.proportions"),
-    (lambda c: c["tasks"]["toy"].update(n_inputs=2), "coding.tasks.toy.n_inputs"),
+    (lambda c: c["tasks"]["toy"].update(n_inputs=10), "coding.tasks.toy.n_inputs"),
+    (lambda c: c["network"]["width_scan"].update(tasks=["mnist"]), "coding.network.width_scan.tasks"),
+    (lambda c: c["classifier"].update(redundant_min_branches=9), "coding.classifier.redundant_min_branches"),
 ])
 def test_cross_key_checks_name_the_key(edit, key):
     import copy

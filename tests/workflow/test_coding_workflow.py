@@ -24,9 +24,10 @@ def tiny_config():
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     coding = config["coding"]
     coding["scalings"] = ["feature"]
-    coding["tasks"] = {"toy": {**coding["tasks"]["toy"], "n_test": 64}}
-    coding["network"]["width"] = 120
-    coding["sampler"].update(n_steps=6000, burn_in=3000, thin=300)
+    coding["tasks"] = {"toy": {**coding["tasks"]["toy"], "n_test": 64, "depth": 1}}
+    coding["network"]["width"] = 40
+    coding["network"]["width_scan"]["factors"] = [2]
+    coding["sampler"].update(n_steps=600, burn_in=300, thin=60)
     return config
 
 
@@ -41,31 +42,34 @@ def finished(tmp_path_factory):
 
 def test_coding_table_and_figures(finished):
     table = pd.read_csv(finished / "results/tables/coding_schemes.csv")
-    assert len(table) == 3
-    for column in ("task", "nonlinearity", "scaling", "scheme", "readout_excess_kurtosis", "readout_bimodality",
-                   "code_fraction", "code_purity", "train_mse", "train_mse_rhat", "kernel_chain_rel_diff",
-                   "test_error", "test_error_gp"):
-        assert column in table.columns
-    labels = dict(zip(table["nonlinearity"], table["scheme"]))
-    assert labels == {"linear": "analog", "erf": "redundant", "relu": "sparse"}, table.to_string()
-    assert table["train_mse"].lt(0.05).all()  # the targets (variance 0.1875) are fitted
-    assert set(table["scheme"]) <= {"analog", "redundant", "sparse", "unclassified"}
+    assert len(table) == 4  # three nonlinearities, ReLU also at twice the width
+    for column in ("task", "nonlinearity", "scaling", "width", "scheme", "readout_excess_kurtosis", "n_branches",
+                   "n_outliers", "outlier_output_share", "max_readout_over_sqrt_n", "eta2_mean", "binary_fraction",
+                   "kernel_alignment", "drift", "train_mse", "alignment_rhat", "alignment_ess", "test_bias2",
+                   "test_variance", "predictor_rel_l2_to_gp", "outlier_count_ratio"):
+        assert column in table.columns, column
+    assert set(table["scheme"]) <= {"none", "analog", "redundant", "sparse", "unclassified"}
+    assert table["train_mse"].lt(1e-3).all()  # zero temperature: the data are interpolated
+    sigmoid = table.set_index("nonlinearity").loc["sigmoid"]
+    assert sigmoid["kernel_alignment"] > 0.8, sigmoid  # feature learning aligns even this short, narrow chain
+    assert table.loc[table["width"] == 80, "outlier_count_ratio"].notna().all()
+    layers = pd.read_csv(finished / "results/tables/coding_layers.csv")
+    assert set(layers["layer"]) == {1} and len(layers) == 4
     per_class = pd.read_csv(finished / "results/tables/coding_generalisation.csv")
     assert set(per_class["class"]) == {0, 1, 2} and set(per_class["model"]) == {"network", "gp_lazy"}
     assert per_class["test_error"].between(0, 1).all()
     claims = pd.read_csv(finished / "results/tables/claims_coding.csv")
-    assert set(claims["study"]) == {"coding"} and len(claims) >= 4
+    assert set(claims["study"]) == {"coding"} and len(claims) >= 10
     assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
     codes = pd.read_csv(finished / "results/tables/coding_codes.csv")
-    for _, run in codes.groupby(["task", "nonlinearity", "scaling"]):
+    for _, run in codes.groupby(["task", "nonlinearity", "scaling", "width"]):
         assert run["neuron_fraction"].sum() == pytest.approx(1.0)
-    relu = codes[codes["nonlinearity"] == "relu"]
-    assert relu.loc[relu["code"] == 0, "neuron_fraction"].item() > 0.65  # the bulk carries no code
     figures = sorted((finished / "results/figures/coding/toy").glob("*.png"))
     assert [f.name for f in figures] == ["activation_maps.png", "generalisation.png", "kernels.png",
                                          "readout_weights.png", "traces.png"]
     assert all(f.stat().st_size > 10_000 for f in figures)
-    assert (finished / "results/runs/coding/toy/erf-feature/posterior.h5").exists()
+    assert (finished / "results/figures/coding/widths.png").stat().st_size > 10_000
+    assert (finished / "results/runs/coding/toy/sigmoid-feature-w40/posterior.h5").exists()
     assert (finished / "logs/coding/table.log").exists()
 
 

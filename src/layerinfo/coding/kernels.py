@@ -15,6 +15,9 @@ def nngp_kernel(x1: np.ndarray, x2: np.ndarray, nonlinearity: str, depth: int = 
     Pre-activations of layer 1 have covariance ``k = sigma_w2 x.x' / N0``; each further layer has
     ``k' = sigma_w2 E[phi(u) phi(v)]`` with ``(u, v)`` Gaussian of covariance ``k``. Closed forms:
     linear ``E = k12``; erf (Williams 1997) ``E = (2/pi) arcsin(2 k12 / sqrt((1 + 2 k11)(1 + 2 k22)))``;
+    sigmoid ``phi = (1 + erf(c z)) / 2`` with ``c^2 = pi / 4``: ``E = 1/4 + (1/(2 pi))
+    arcsin(2 c^2 k12 / sqrt((1 + 2 c^2 k11)(1 + 2 c^2 k22)))`` (the erf form with ``k -> c^2 k``,
+    the odd parts averaging to zero);
     ReLU (arc-cosine kernel of order 1, Cho & Saul 2009)
     ``E = sqrt(k11 k22) (sin t + (pi - t) cos t) / (2 pi)`` with ``cos t = k12 / sqrt(k11 k22)``.
 
@@ -39,12 +42,19 @@ def nngp_kernel(x1: np.ndarray, x2: np.ndarray, nonlinearity: str, depth: int = 
     raise AssertionError  # pragma: no cover
 
 
+def _erf_moment(k12, k11, k22):
+    """``E[erf(u) erf(v)]`` for centred Gaussians of covariance ``[[k11, k12], [k12, k22]]``."""
+    return (2 / np.pi) * np.arcsin(np.clip(2 * k12 / np.sqrt((1 + 2 * k11) * (1 + 2 * k22)), -1, 1))
+
+
 def _expect(nonlinearity, k12, k11, k22):
     if nonlinearity == "linear":
         return k12, k11, k22
-    if nonlinearity == "erf":
-        f = lambda a, b, c: (2 / np.pi) * np.arcsin(np.clip(2 * a / np.sqrt((1 + 2 * b) * (1 + 2 * c)), -1, 1))
-        return f(k12, k11[:, None], k22[None, :]), f(k11, k11, k11), f(k22, k22, k22)
+    if nonlinearity in ("erf", "sigmoid"):
+        s = 1.0 if nonlinearity == "erf" else np.pi / 4
+        e = [_erf_moment(s * k12, s * k11[:, None], s * k22[None, :]), _erf_moment(s * k11, s * k11, s * k11),
+             _erf_moment(s * k22, s * k22, s * k22)]
+        return tuple(v if nonlinearity == "erf" else 0.25 + v / 4 for v in e)
     norm = np.sqrt(np.outer(k11, k22))
     cos = np.clip(np.divide(k12, norm, out=np.zeros_like(k12), where=norm > 0), -1, 1)
     t = np.arccos(cos)
@@ -74,6 +84,27 @@ def gp_predict(k_train: np.ndarray, k_test_train: np.ndarray, y_train: np.ndarra
         raise ValueError(f"noise_variance must be >= 0, got {noise_variance}")
     a = sigma_a2 * k_train + noise_variance * np.eye(len(k_train))
     return sigma_a2 * k_test_train @ np.linalg.solve(a, y_train)
+
+
+def gp_interpolate(k_train: np.ndarray, k_test_train: np.ndarray, y_train: np.ndarray,
+                   jitter: float = 1e-8) -> np.ndarray:
+    """The interpolating Gaussian-process predictor ``k*^T K^-1 Y`` (the lazy network at zero
+    temperature), with only a ``jitter * mean(diag K)`` ridge for numerical stability.
+
+    Parameters
+    ----------
+    k_train : ndarray, shape (P, P)
+    k_test_train : ndarray, shape (P_test, P)
+    y_train : ndarray, shape (P, m)
+
+    Returns
+    -------
+    ndarray, shape (P_test, m)
+    """
+    if jitter < 0:
+        raise ValueError(f"jitter must be >= 0, got {jitter}")
+    ridge = jitter * float(np.mean(np.diag(k_train)))
+    return k_test_train @ np.linalg.solve(k_train + ridge * np.eye(len(k_train)), y_train)
 
 
 def kernel_alignment(kernel: np.ndarray, labels: np.ndarray, n_classes: int) -> float:

@@ -36,23 +36,27 @@ def _panels(axes, nls, scs, by):
 
 
 def readout_histograms_figure(posteriors: list) -> plt.Figure:
-    """Histogram of the readout weights ``a_ir`` pooled over neurons, outputs, samples and chains,
-    against the Gaussian of the same mean and variance; excess kurtosis in the title."""
+    """Readout vectors ``a_i`` of the last posterior sample of chain 0, first two outputs against
+    each other, coloured by the Gaussian-mixture branch each neuron falls in (see
+    :func:`layerinfo.coding.schemes.readout_branches`); outlier neurons (readout norm above
+    5 x the median) ringed. Title: branches and their shares, readout excess kurtosis."""
     nls, scs, by = _grid(posteriors)
-    fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 2.6 * len(scs)), squeeze=False)
+    fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 3.0 * len(scs)), squeeze=False)
     for ax, nl, sc, post in _panels(axes, nls, scs, by):
-        a = np.concatenate([c["readout"].ravel() for c in post.chains])
-        density, _, _ = ax.hist(a, bins=60, density=True, color="C0", alpha=0.75)
-        grid = np.linspace(a.min(), a.max(), 200)
-        mu, sd = a.mean(), a.std()
-        ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=0.8)
-        stats = schemes.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
-        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\nexcess kurtosis {stats['readout_excess_kurtosis']:.2f}, "
-                     f"BC {stats['readout_bimodality']:.2f}", fontsize=8)
-        ax.set_xlabel("readout weight a")
-        ax.set_yscale("log")
-        ax.set_ylim(bottom=0.5 * density[density > 0].min(), top=2 * density.max())
-    axes[0, 0].set_ylabel("density (log)")
+        a = post.chains[0]["readout"][-1:]
+        fit = schemes.readout_branches(a, n_fit=1)
+        kurt = schemes.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
+        v = a[0]
+        norm = np.linalg.norm(v, axis=1)
+        out = norm > 5 * np.median(norm)
+        ax.scatter(v[:, 0], v[:, 1 % v.shape[1]], c=fit["branch_labels"], cmap="tab10", vmin=0, vmax=9, s=9)
+        ax.scatter(v[out, 0], v[out, 1 % v.shape[1]], facecolors="none", edgecolors="k", s=40, lw=0.8)
+        shares = ", ".join(f"{x:.2f}" for x in fit["branch_shares"][:7])
+        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\n{int(fit['n_branches'])} branches ({shares})\n"
+                     f"excess kurtosis {kurt['readout_excess_kurtosis']:.2f}, {int(out.sum())} outliers", fontsize=7)
+        ax.set_xlabel("readout to class 0", fontsize=7)
+        ax.set_ylabel("readout to class 1", fontsize=7)
+        ax.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
 
@@ -73,26 +77,31 @@ def _sorted_map(responses: np.ndarray, readout: np.ndarray, threshold: float):
 
 
 def activation_maps_figure(posteriors: list, threshold: float = 0.5) -> plt.Figure:
-    """Neuron x class maps of the normalised class responses (last posterior sample of chain 0),
-    neurons sorted by code (most frequent first, neurons without a code at the right) and within
-    a code by readout norm; white lines separate codes."""
+    """Code maps of every hidden layer: neuron x class maps of the normalised class responses
+    (last posterior sample of chain 0), neurons sorted by code (most frequent first, neurons
+    without a code at the right) and within a code by the norm of their outgoing weights (the
+    readout for the last layer); white lines separate codes; one row per run and layer."""
     nls, scs, by = _grid(posteriors)
     runs = [(nl, sc) for sc in scs for nl in nls if (nl, sc) in by]
-    fig, axes = plt.subplots(len(runs), 1, figsize=(9, 1.0 + 1.3 * len(runs) * max(1, by[runs[0]].n_classes / 5)),
-                             squeeze=False, constrained_layout=True)
-    for ax, (nl, sc) in zip(axes[:, 0], runs):
+    depth = len(by[runs[0]].chains[0]["hidden"])
+    rows = [(nl, sc, l) for nl, sc in runs for l in range(depth)]
+    height = 1.0 + 1.1 * len(rows) * max(1, by[runs[0]].n_classes / 5)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, height), squeeze=False, constrained_layout=True)
+    for ax, (nl, sc, l) in zip(axes[:, 0], rows):
         post = by[(nl, sc)]
         x, labels = post.data["x_train"], post.data["labels_train"]
-        act = post.activity(0, x)[-1:]
+        act = post.layers(0, x)[l][-1:]
         resp = schemes.class_responses(act, labels, post.n_classes)[0]
-        image, bounds, codes = _sorted_map(resp, post.chains[0]["readout"][-1], threshold)
+        chain = post.chains[0]
+        outgoing = chain["readout"][-1] if l == depth - 1 else chain["hidden"][l + 1][-1].T
+        image, bounds, codes = _sorted_map(resp, outgoing, threshold)
         im = ax.imshow(image, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
         for b in bounds:
             ax.axvline(b, color="w", lw=0.8)
-        n_coding = int((codes > 0).sum())
-        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}: {n_coding}/{len(codes)} neurons carry a code "
-                     f"(threshold {threshold})", fontsize=8)
-        ax.set_ylabel("class")
+        eta2 = np.nanmean(schemes.eta_squared(act, labels, post.n_classes)[0])
+        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}, layer {l + 1}: {int((codes > 0).sum())}/{len(codes)} "
+                     f"neurons carry a code (threshold {threshold}), mean eta2 {eta2:.2f}", fontsize=7)
+        ax.set_ylabel("class", fontsize=7)
         ax.set_yticks(range(post.n_classes))
         ax.tick_params(labelsize=6)
         ax.set_xticks([])
@@ -145,6 +154,7 @@ def generalisation_figure(table: pd.DataFrame, task: str) -> plt.Figure:
     """Test error per class of the posterior-mean network (each scaling) and of the lazy
     Gaussian-process baseline, one panel per nonlinearity."""
     sub = table[table["task"] == task]
+    sub = sub[sub["width"] == sub["width"].min()]
     nls = list(dict.fromkeys(sub["nonlinearity"]))
     fig, axes = plt.subplots(1, len(nls), figsize=(3.4 * len(nls), 2.9), squeeze=False, sharey=True)
     for ax, nl in zip(axes[0], nls):
@@ -191,11 +201,37 @@ def traces_figure(posteriors: list) -> plt.Figure:
     return fig
 
 
+def widths_figure(table: pd.DataFrame) -> plt.Figure:
+    """Outlier neurons of the readout (count and ``max |a| / sqrt(N)``) against the width N for
+    every run measured at several widths; a sparse code keeps its count as N grows while its
+    largest readouts grow like sqrt(N) (flat ``max |a| / sqrt(N)``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.0))
+    groups = [g for _, g in table.groupby(["task", "nonlinearity", "scaling"]) if g["width"].nunique() > 1]
+    for k, g in enumerate(groups):
+        g = g.sort_values("width")
+        name = f"{g['task'].iloc[0]}, {g['nonlinearity'].iloc[0]}, {g['scaling'].iloc[0]}"
+        axes[0].plot(g["width"], g["n_outliers"], "o-", color=f"C{k}", label=name)
+        axes[1].plot(g["width"], g["max_readout_over_sqrt_n"], "o-", color=f"C{k}", label=name)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("width N")
+    axes[0].set_ylabel("outlier neurons (mean per sample)")
+    axes[1].set_ylabel("max |a| / sqrt(N)")
+    if groups:
+        axes[0].legend(fontsize=7)
+    else:
+        axes[0].text(0.5, 0.5, "no run at several widths", ha="center", transform=axes[0].transAxes)
+    fig.tight_layout()
+    return fig
+
+
 def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, task: str,
                         readout_png, maps_png, kernels_png, generalisation_png, traces_png,
                         threshold: float = 0.5) -> None:
     """The five figures of one task, from its posterior files and the per-class table."""
     posteriors = [posterior.read_posterior(p) for p in posterior_paths]
+    base = min(p.config["width"] for p in posteriors)
+    posteriors = [p for p in posteriors if p.config["width"] == base]  # extra widths: widths_figure
     save_figure(readout_histograms_figure(posteriors), readout_png)
     save_figure(activation_maps_figure(posteriors, threshold), maps_png)
     save_figure(kernels_figure(posteriors), kernels_png)

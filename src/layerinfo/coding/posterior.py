@@ -21,21 +21,25 @@ from layerinfo.coding.tasks import one_hot, task_data
 from layerinfo.h5io import atomic_path, open_checked
 
 POSTERIOR_FORMAT = "layerinfo-posterior"
-POSTERIOR_FORMAT_VERSION = 1
+POSTERIOR_FORMAT_VERSION = 2
+
+
+TRACES = ("step", "mse", "alignment", "weight2")
 
 
 class PosteriorFileError(ValueError):
     """A posterior file is missing, unreadable, foreign, of another version or incomplete."""
 
 
-def run_name(nonlinearity: str, scaling: str) -> str:
-    return f"{nonlinearity}-{scaling}"
+def run_name(nonlinearity: str, scaling: str, width: int | None = None) -> str:
+    """``relu-feature`` or, with a width, ``relu-feature-w400``."""
+    return f"{nonlinearity}-{scaling}" + (f"-w{width}" if width is not None else "")
 
 
 def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.PathLike | None = None) -> Path:
     """Sample one run's posterior (``n_chains`` independent chains) and write its posterior file.
 
-    Layout (``format="layerinfo-posterior"``, ``format_version=1``)::
+    Layout (``format="layerinfo-posterior"``, ``format_version=2``)::
 
         /                          attrs: format, format_version, complete, config (JSON), config_hash,
                                           seed, package_version, torch_version, device, created,
@@ -43,7 +47,8 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
         data/{x_train,labels_train,x_test,labels_test}
         chains/{k}/hidden/{l}      (S, N, fan_in) float32 posterior samples of layer l's weights
         chains/{k}/readout         (S, N, C) float32
-        chains/{k}/trace_step, chains/{k}/trace_mse   training MSE every ``thin`` steps
+        chains/{k}/trace_{step,mse,alignment,weight2}   every ``thin`` steps: training MSE,
+                                   last-layer kernel-target alignment, mean squared hidden weight
 
     Written under a temporary name and renamed when complete.
     """
@@ -56,10 +61,9 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([run["seed"], 1, k]).generate_state(1)[0]))
         chains.append(langevin_sample(
             x_tr, y_tr, nonlinearity=run["nonlinearity"], scaling=run["scaling"], width=run["width"],
-            depth=run["task_spec"]["depth"], beta=sampler["beta"], temperature=sampler["temperature"],
-            sigma_w2=prior["sigma_w2"], sigma_a2=sigma_a2, step_size=sampler["step_size"],
+            depth=run["task_spec"]["depth"], beta=sampler["beta"], sigma_w2=prior["sigma_w2"], sigma_a2=sigma_a2, step_size=sampler["step_size"],
             n_steps=sampler["n_steps"], burn_in=sampler["burn_in"], thin=sampler["thin"], generator=generator,
-            desc=f"{run['task']} {run_name(run['nonlinearity'], run['scaling'])} chain {k}"))
+            desc=f"{run['task']} {run_name(run['nonlinearity'], run['scaling'], run['width'])} chain {k}"))
     output = Path(output)
     with atomic_path(output, ".h5") as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(format=POSTERIOR_FORMAT, format_version=POSTERIOR_FORMAT_VERSION, complete=False,
@@ -74,8 +78,8 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
             for l, w in enumerate(chain.hidden):
                 f.create_dataset(f"chains/{k}/hidden/{l}", data=w.astype(np.float32), compression="gzip")
             f.create_dataset(f"chains/{k}/readout", data=chain.readout.astype(np.float32), compression="gzip")
-            f.create_dataset(f"chains/{k}/trace_step", data=chain.trace_step)
-            f.create_dataset(f"chains/{k}/trace_mse", data=chain.trace_mse)
+            for name in TRACES:
+                f.create_dataset(f"chains/{k}/trace_{name}", data=getattr(chain, f"trace_{name}"))
         f.attrs["complete"] = True
     return output
 
@@ -94,19 +98,23 @@ class Posterior:
             self.chains.append({
                 "hidden": [g[f"hidden/{l}"][()].astype(np.float64) for l in sorted(g["hidden"], key=int)],
                 "readout": g["readout"][()].astype(np.float64),
-                "trace_step": g["trace_step"][()], "trace_mse": g["trace_mse"][()]})
+                **{f"trace_{name}": g[f"trace_{name}"][()] for name in TRACES}})
 
     @property
     def n_classes(self) -> int:
         return self.chains[0]["readout"].shape[2]
 
-    def activity(self, chain: int, x: np.ndarray) -> np.ndarray:
-        """Last hidden layer ``(S, n_inputs, N)`` of every sample of one chain."""
+    def layers(self, chain: int, x: np.ndarray) -> list[np.ndarray]:
+        """Every hidden layer's activity, a list of ``(S, n_inputs, N)``, for one chain."""
         c = self.chains[chain]
         xt = torch.as_tensor(x, dtype=torch.float64)
-        return np.stack([hidden_activity(Network([torch.as_tensor(h[s]) for h in c["hidden"]], None), xt,
-                                         self.config["nonlinearity"])[-1].numpy()
-                         for s in range(len(c["readout"]))])
+        per_sample = [hidden_activity(Network([torch.as_tensor(h[s]) for h in c["hidden"]], None), xt,
+                                      self.config["nonlinearity"]) for s in range(len(c["readout"]))]
+        return [np.stack([layers[l].numpy() for layers in per_sample]) for l in range(len(c["hidden"]))]
+
+    def activity(self, chain: int, x: np.ndarray) -> np.ndarray:
+        """Last hidden layer ``(S, n_inputs, N)`` of every sample of one chain."""
+        return self.layers(chain, x)[-1]
 
     def outputs(self, chain: int, x: np.ndarray) -> np.ndarray:
         """Network outputs ``(S, n_inputs, C)`` of every sample of one chain."""

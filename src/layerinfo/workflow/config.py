@@ -182,16 +182,46 @@ def check_coding(section: dict) -> None:
         raise ConfigError(f"invalid config key 'coding.sampler.thin': {sampler['thin']} keeps no sample; it must "
                           f"be at most n_steps - burn_in = {sampler['n_steps'] - sampler['burn_in']}")
     for name, task in section["tasks"].items():
-        if task["kind"] != "toy":
+        if task["kind"] not in ("orthonormal", "noisy_means"):
             continue
         total = sum(task["proportions"])
         if abs(total - 1.0) > 1e-6:
             raise ConfigError(f"invalid config key 'coding.tasks.{name}.proportions': must sum to 1, "
                               f"they sum to {total:g}")
+        if task["kind"] == "orthonormal" and task["n_inputs"] < task["n_train"]:
+            raise ConfigError(f"invalid config key 'coding.tasks.{name}.n_inputs': {task['n_inputs']} is smaller "
+                              f"than n_train ({task['n_train']}); P mutually orthogonal inputs need N0 >= P")
         if task["n_inputs"] < len(task["proportions"]):
             raise ConfigError(f"invalid config key 'coding.tasks.{name}.n_inputs': {task['n_inputs']} is smaller "
                               f"than the number of classes ({len(task['proportions'])}); orthogonal class means "
                               "need at least one input dimension per class")
+    scan = section["network"].get("width_scan", {})
+    unknown = sorted(set(scan.get("tasks", [])) - set(section["tasks"]))
+    if unknown:
+        raise ConfigError(f"invalid config key 'coding.network.width_scan.tasks': {unknown} are not tasks; "
+                          f"allowed: {sorted(section['tasks'])}")
+    c = section.get("classifier", {})
+    if c.get("redundant_min_branches", 2) > c.get("redundant_max_branches", 7):
+        raise ConfigError("invalid config key 'coding.classifier.redundant_min_branches': "
+                          f"{c['redundant_min_branches']} exceeds redundant_max_branches ({c['redundant_max_branches']})")
+
+
+def coding_runs(config: dict) -> list[tuple[str, str, str, int]]:
+    """``(task, nonlinearity, scaling, width)`` of every run of the coding-schemes study: each task
+    x nonlinearity x scaling at ``network.width``, plus the ``network.width_scan`` runs at
+    ``factor x width``."""
+    study = config["coding"]
+    width = int(study["network"]["width"])
+    scan = study["network"].get("width_scan", {})
+    runs = []
+    for task in study["tasks"]:
+        for nl in study["nonlinearities"]:
+            for sc in study["scalings"]:
+                runs.append((task, nl, sc, width))
+                if (task in scan.get("tasks", []) and nl in scan.get("nonlinearities", [])
+                        and sc in scan.get("scalings", [])):
+                    runs.extend((task, nl, sc, int(f) * width) for f in scan.get("factors", []))
+    return runs
 
 
 @dataclass(frozen=True)
@@ -240,9 +270,9 @@ def run_config(config: dict, experiment: str, activation: str, initialisation: s
     }
 
 
-def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str) -> dict:
+def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str, width: int | None = None) -> dict:
     """The resolved, self-contained configuration of one run of the coding-schemes study (S4),
-    stored in its posterior file."""
+    stored in its posterior file (``width`` defaults to ``network.width``)."""
     study = config["coding"]
     return {
         "study": "coding",
@@ -250,7 +280,7 @@ def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str) 
         "task_spec": copy.deepcopy(study["tasks"][task]),
         "nonlinearity": nonlinearity,
         "scaling": scaling,
-        "width": int(study["network"]["width"]),
+        "width": int(width if width is not None else study["network"]["width"]),
         "prior": copy.deepcopy(study["prior"]),
         "sampler": copy.deepcopy(study["sampler"]),
         "seed": int(study["seed"]),
