@@ -9,14 +9,12 @@ import torch
 
 from layerinfo.coding import kernels, posterior, schemes, study, tasks
 from layerinfo.coding.langevin import (
-    Network,
     autograd_potential,
     hidden_activity,
     langevin_chain,
     langevin_sample,
     marginal_potential,
     marginal_potential_grad,
-    network_output,
     phi,
     readout_prior_variance,
     sample_prior,
