@@ -285,3 +285,25 @@ def merge_claims(paths, csv_path, html_path) -> pd.DataFrame:
     with atomic_path(html_path, ".html") as tmp:
         Path(tmp).write_text(claims_html(frame), encoding="utf-8")
     return frame
+
+
+def claims_markdown(frame: pd.DataFrame) -> str:
+    """The claims as a Markdown table (claim, value, interval, criterion, verdict, n), for a
+    README or a note; ``python -m layerinfo.claims results/tables/claims.csv`` prints it."""
+    lines = ["| study | claim | value | 95% interval | criterion | verdict | n |", "|---|---|---|---|---|---|---|"]
+    for row in frame.itertuples(index=False):
+        interval = ""
+        if _number(row.ci_low) or _number(row.ci_high):
+            interval = f"[{_number(row.ci_low)}, {_number(row.ci_high)}]"
+        criterion = str(row.criterion).replace("|", "\\|")
+        lines.append(f"| {row.study} | `{row.claim}` | {_number(row.value)} | {interval} | {criterion} | "
+                     f"**{row.verdict}** | {_number(row.n)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - a convenience for README tables
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m layerinfo.claims results/tables/claims.csv")
+    print(claims_markdown(read_claims([sys.argv[1]])), end="")

@@ -92,6 +92,12 @@ def test_merge_writes_table_and_page(tmp_path):
     assert page.count("<h2>") == 2 and "1 reproduced, 0 not reproduced, 1 inconclusive" in page
 
 
+def test_markdown_table_escapes_criteria():
+    frame = c.claims_frame([c.Claim("s", "a", "", "", 0.5, 0.1, 0.9, "|value| < 1", R, 3)], "x")
+    table = c.claims_markdown(frame).splitlines()
+    assert table[2] == "| s | `a` | 0.5 | [0.1, 0.9] | \\|value\\| < 1 | **reproduced** | 3 |"
+
+
 def test_merge_refuses_a_bad_verdict(tmp_path):
     frame = c.claims_frame([c.Claim("s", "a", "", "", 1.0, math.nan, math.nan, "", R, 1)], "x")
     frame.loc[0, "verdict"] = "yes"
