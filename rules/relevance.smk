@@ -6,6 +6,17 @@ RELEVANCE_DBN = "results/runs/relevance/dbn"
 
 OPTIONAL_STUDIES["relevance"] = relevance_targets
 
+# Memory of one relevance job in MB at its first attempt, by dataset; a retry (--retries, the
+# profiles) gets attempt times as much. MNIST: 60000 x 784 float64 inputs (0.38 GB) and the
+# classifier's copy of them dominate; benchmarks/relevance_memory.py measures the generation
+# step at that size against this value.
+RELEVANCE_MEM_MB = {"digits": 1000, "mnist": 4000, "fashion_mnist": 4000}
+
+
+def relevance_mem_mb(wildcards, attempt):
+    """Memory (MB) of a relevance job: the dataset's RELEVANCE_MEM_MB times the attempt."""
+    return RELEVANCE_MEM_MB[study_section("relevance")["dataset"]] * attempt
+
 
 rule relevance_train_dbn:
     input:
@@ -23,7 +34,7 @@ rule relevance_train_dbn:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=relevance_mem_mb,
     params:
         section=relevance_section,
     script:
@@ -47,7 +58,7 @@ rule relevance_generate:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=relevance_mem_mb,
     params:
         section=relevance_section,
     script:
@@ -70,6 +81,8 @@ rule relevance_table:
     container:
         stage_image("compute")
     threads: 1
+    resources:
+        mem_mb=relevance_mem_mb,
     params:
         section=relevance_section,
     script:
@@ -105,6 +118,8 @@ rule relevance_figures:
         "../envs/layerinfo.yaml"
     container:
         stage_image("figures")
+    resources:
+        mem_mb=relevance_mem_mb,
     script:
         "../scripts/relevance_figures.py"
 
@@ -123,6 +138,8 @@ rule relevance_trajectories:
     container:
         stage_image("compute")
     threads: 1
+    resources:
+        mem_mb=relevance_mem_mb,
     script:
         "../scripts/relevance_trajectories.py"
 
@@ -143,6 +160,8 @@ rule relevance_trajectory_figure:
         "../envs/layerinfo.yaml"
     container:
         stage_image("figures")
+    resources:
+        mem_mb=relevance_mem_mb,
     script:
         "../scripts/relevance_trajectory_figure.py"
 
