@@ -10,8 +10,8 @@ prototypes, labels = prototype), written as a dataset file; a DBN of the paper's
 (memory does not depend on the weights, nor on the number of Gibbs steps). The generation step,
 layerinfo.relevance.study.generation_study with --samples samples per layer, runs in a child
 process, whose peak resident set size (getrusage of the children) is printed beside the
-``mem_mb`` that rules/relevance.smk declares for MNIST at the first attempt (RELEVANCE_MEM_MB,
-read from the rules file). The exit status is 1 when the peak exceeds it.
+``mem_mb`` that rules/relevance_common.smk declares for MNIST at the first attempt (RELEVANCE_MEM_MB,
+read from that file). The exit status is 1 when the peak exceeds it.
 
 --full-matrix also measures, in a second child, the nearest-image distances the way they were
 computed before they were chunked: one (samples x rows) float64 matrix of squared distances
@@ -37,11 +37,11 @@ PAPER_WIDTHS = [500, 250, 120, 60, 30, 25, 20, 15, 10, 5, 3, 2]
 
 
 def declared_mem_mb(dataset: str = "mnist", attempt: int = 1) -> int:
-    """``RELEVANCE_MEM_MB[dataset] * attempt`` as rules/relevance.smk declares it."""
-    text = (ROOT / "rules" / "relevance.smk").read_text()
+    """``RELEVANCE_MEM_MB[dataset] * attempt`` as rules/relevance_common.smk declares it."""
+    text = (ROOT / "rules" / "relevance_common.smk").read_text()
     match = re.search(r"^RELEVANCE_MEM_MB = (\{.*?\})$", text, re.M)
     if match is None:
-        raise RuntimeError("rules/relevance.smk: no RELEVANCE_MEM_MB = {...} line")
+        raise RuntimeError("rules/relevance_common.smk: no RELEVANCE_MEM_MB = {...} line")
     return int(ast.literal_eval(match.group(1))[dataset]) * attempt
 
 

@@ -2,20 +2,13 @@
 # generation (Song, Marsili & Jo 2018), plus the relevance trajectories of the S2 networks.
 # -> results/runs/relevance/dbn/, results/tables/relevance*.csv, results/figures/relevance/
 
+
+include: "relevance_common.smk"
+
+
 RELEVANCE_DBN = "results/runs/relevance/dbn"
 
 OPTIONAL_STUDIES["relevance"] = relevance_targets
-
-# Memory of one relevance job in MB at its first attempt, by dataset; a retry (--retries, the
-# profiles) gets attempt times as much. MNIST: 60000 x 784 float64 inputs (0.38 GB) and the
-# classifier's copy of them dominate; benchmarks/relevance_memory.py measures the generation
-# step at that size against this value.
-RELEVANCE_MEM_MB = {"digits": 1000, "mnist": 4000, "fashion_mnist": 4000}
-
-
-def relevance_mem_mb(wildcards, attempt):
-    """Memory (MB) of a relevance job: the dataset's RELEVANCE_MEM_MB times the attempt."""
-    return RELEVANCE_MEM_MB[study_section("relevance")["dataset"]] * attempt
 
 
 rule relevance_train_dbn:
