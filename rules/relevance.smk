@@ -2,6 +2,10 @@
 # generation (Song, Marsili & Jo 2018), plus the relevance trajectories of the S2 networks.
 # -> results/runs/relevance/dbn/, results/tables/relevance*.csv, results/figures/relevance/
 
+
+include: "relevance_common.smk"
+
+
 RELEVANCE_DBN = "results/runs/relevance/dbn"
 
 OPTIONAL_STUDIES["relevance"] = relevance_targets
@@ -23,7 +27,7 @@ rule relevance_train_dbn:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=memory_per_attempt(2000),
+        mem_mb=relevance_mem_mb,
     params:
         section=relevance_section,
     script:
@@ -47,7 +51,7 @@ rule relevance_generate:
         stage_image("compute")
     threads: 1
     resources:
-        mem_mb=memory_per_attempt(2000),
+        mem_mb=relevance_mem_mb,
     params:
         section=relevance_section,
     script:
@@ -70,6 +74,8 @@ rule relevance_table:
     container:
         stage_image("compute")
     threads: 1
+    resources:
+        mem_mb=relevance_mem_mb,
     params:
         section=relevance_section,
     script:
@@ -105,6 +111,8 @@ rule relevance_figures:
         "../envs/layerinfo.yaml"
     container:
         stage_image("figures")
+    resources:
+        mem_mb=relevance_mem_mb,
     script:
         "../scripts/relevance_figures.py"
 
@@ -123,6 +131,8 @@ rule relevance_trajectories:
     container:
         stage_image("compute")
     threads: 1
+    resources:
+        mem_mb=relevance_mem_mb,
     script:
         "../scripts/relevance_trajectories.py"
 
@@ -143,6 +153,8 @@ rule relevance_trajectory_figure:
         "../envs/layerinfo.yaml"
     container:
         stage_image("figures")
+    resources:
+        mem_mb=relevance_mem_mb,
     script:
         "../scripts/relevance_trajectory_figure.py"
 

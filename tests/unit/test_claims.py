@@ -184,12 +184,13 @@ def test_s2_earlier_layers_correlated_do_not_reproduce():
 # S1
 
 
-def relevance_tables(h_k, slopes, exponent_ci, scores):
+def relevance_tables(h_k, slopes, exponent_ci, scores, lr=(-0.5, 0.6)):
     n = len(h_k)
-    table = pd.DataFrame({"network": "dbn", "layer": range(n), "units": 8, "epoch": 200,
+    table = pd.DataFrame({"network": "dbn", "split": "train", "layer": range(n), "units": 8, "epoch": 200,
                           "H_s_norm": np.linspace(1, 0, n), "H_k_norm": h_k, "slope_Hk_Hs": slopes,
                           "zipf_exponent": [1.0] * n, "zipf_ci_low": [exponent_ci[0]] * n,
-                          "zipf_ci_high": [exponent_ci[1]] * n, "zipf_n_tail": 50})
+                          "zipf_ci_high": [exponent_ci[1]] * n, "zipf_n_tail": 50,
+                          "zipf_lr_R": lr[0], "zipf_lr_p": lr[1]})
     gen = pd.DataFrame({"source": "layer", "layer": range(1, n), "generation_score": scores,
                         "generation_score_se": 0.01})
     return table, gen
@@ -213,6 +214,21 @@ def test_s1_claims_fail_and_straddle():
     assert got["s1_zipf_layer_best_generator"].verdict == I  # 0.005 apart, s.e. 0.014
     gen.loc[gen["layer"] == 2, "generation_score"] = 0.2
     assert by_id(relevance_claims(table, gen))["s1_zipf_layer_best_generator"].verdict == N
+
+
+def test_s1_zipf_layer_needs_the_power_law_not_rejected_by_the_lognormal():
+    # interval contains 1 throughout; the likelihood-ratio test decides (rejected: R < 0 and p < 0.1)
+    for lr, verdict in (((-0.5, 0.6), R), ((2.0, 0.01), R), ((-3.0, 0.05), N), ((-3.0, 0.1), R),
+                        ((np.nan, np.nan), I)):
+        table, gen = relevance_tables([0.0, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (0.9, 1.1),
+                                      [0.3, 0.6, 0.2, 0.1], lr=lr)
+        assert by_id(relevance_claims(table, gen))["s1_zipf_layer_exponent"].verdict == verdict, lr
+    # an interval excluding 1 fails whatever the test says; test-split rows are ignored
+    table, gen = relevance_tables([0.0, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (1.3, 1.6),
+                                  [0.3, 0.6, 0.2, 0.1], lr=(np.nan, np.nan))
+    held_out = table.assign(split="test", zipf_ci_low=0.5, zipf_ci_high=1.5)
+    got = by_id(relevance_claims(pd.concat([table, held_out]), gen))
+    assert got["s1_zipf_layer_exponent"].verdict == N
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ def test_conda_environment_uses_the_same_pins():
     assert env_pins, "envs/layerinfo.yaml lists no pinned packages"
     for name, version in env_pins.items():
         assert requirements.get(name) == version, f"{name}: env {version} vs requirements.txt {requirements.get(name)}"
-    # Workflow tools run on the submitting side, not inside a stage's environment.
-    tools = {"snakemake", "snakefmt", "pytest"}
+    # Workflow and test tools run on the submitting side, not inside a stage's environment.
+    tools = {"snakemake", "snakefmt", "pytest", "import-linter", "grimp"}  # and the import checker
     runtime = {name for name in requirements if name not in tools and not name.startswith("snakemake-")}
     assert runtime <= set(env_pins), f"missing from envs/layerinfo.yaml: {sorted(runtime - set(env_pins))}"
 

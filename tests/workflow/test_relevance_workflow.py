@@ -27,8 +27,9 @@ TINY = {
     "relevance": {
         "dataset": "digits",
         "hidden_widths": [32, 16, 8, 4, 2],
+        "train_samples": 1500,
         "seed": 0,
-        "training": {"epochs": 20, "batch_size": 50},
+        "training": {"protocol": "authors", "epochs": 20, "batch_size": 50},
         "snapshots": {"count": 3},
         "zipf": {"n_bootstrap": 20},
         "generation": {"n_samples": 40, "gibbs_steps": 10, "confidence": 0.9},
@@ -58,18 +59,26 @@ def test_relevance_target_builds_tables_and_figures(tmp_path):
                                      "s1_zipf_layer_best_generator"]
     assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
     table = pd.read_csv(work / "results/tables/relevance.csv")
-    for column in ("network", "layer", "units", "epoch", "H_s_norm", "H_k_norm", "slope_Hk_Hs", "zipf_exponent",
-                   "zipf_ci_low", "zipf_ci_high", "generation_score", "generation_nn_rms"):
+    for column in ("network", "split", "layer", "units", "epoch", "H_s_norm", "H_k_norm", "slope_Hk_Hs",
+                   "zipf_exponent", "zipf_ci_low", "zipf_ci_high", "zipf_lr_R", "zipf_lr_p", "generation_score",
+                   "generation_nn_rms"):
         assert column in table.columns, column
+    # the first 1500 images train the DBN and are measured; the other 297 are measured apart
+    assert table.groupby("split")["n_samples"].unique().to_dict() == {"test": [297], "train": [1500]}
+    fitted = table[table["zipf_status"] == "ok"]
+    assert not fitted.empty and fitted["zipf_lr_p"].between(0, 1).all()
+    held_out = table[table["split"] == "test"]
+    assert held_out["generation_score"].isna().all()
+    table = table[table["split"] == "train"]
     # layers 0 (pixels) .. 5, at the snapshot epochs 0, 3?, .., 20 of each RBM
     assert sorted(table["layer"].unique()) == [0, 1, 2, 3, 4, 5]
     assert table.groupby("epoch").size().eq(6).all() and table["epoch"].max() == 20 and table["epoch"].min() == 0
     assert table.set_index("layer")["units"].to_dict() == {0: 64, 1: 32, 2: 16, 3: 8, 4: 4, 5: 2}
     assert table["H_s_norm"].between(0, 1).all() and table["H_k_norm"].between(0, 1).all()
     assert (table["H_k_norm"] <= table["H_s_norm"] + 1e-12).all()  # relevance never exceeds resolution
-    # at most 2^units states: the 2-unit top layer has H[s] <= ln 4 / ln 1797
+    # at most 2^units states: the 2-unit top layer has H[s] <= ln 4 / ln 1500
     top = table[table["layer"] == 5]
-    assert (top["n_states"] <= 4).all() and (top["H_s_norm"] <= np.log(4) / np.log(1797) + 1e-12).all()
+    assert (top["n_states"] <= 4).all() and (top["H_s_norm"] <= np.log(4) / np.log(1500) + 1e-12).all()
     final = table[table["epoch"] == 20]
     assert final.loc[final["layer"] > 0, "generation_score"].between(0, 1).all()
     assert table.loc[table["epoch"] < 20, "generation_score"].isna().all()
@@ -84,7 +93,8 @@ def test_relevance_target_builds_tables_and_figures(tmp_path):
     assert (traj["n_samples"] == 4096).all() and traj["H_s_norm"].between(0, 1).all()
     for name in ("relevance_curve", "rank_frequency", "generated", "trajectories_main"):
         assert (work / f"results/figures/relevance/{name}.png").stat().st_size > 10_000
-    assert (work / "logs/relevance/train_dbn.log").exists()
+    log = (work / "logs/relevance/train_dbn.log").read_text()
+    assert '"init": "glorot_sigmoid"' in log and '"n_chains": 25' in log  # the authors' protocol, resolved
 
 
 def test_relevance_target_without_its_section_names_it(tmp_path):

@@ -17,8 +17,12 @@ def relevance_curve_figure(table: pd.DataFrame, summary: pd.DataFrame | None = N
 
     ``table`` has the columns of ``results/tables/relevance.csv``. The trained network (last
     epoch) is drawn in black with layer numbers; its maximum of H[k] is ringed and the Zipf layer
-    (local slope closest to -1, from ``summary``) is marked with a segment of slope -1.
+    (local slope closest to -1, from ``summary``) is marked with a segment of slope -1. Curves
+    are the training inputs; the held-out inputs of the trained network (``split == "test"``,
+    when measured) are grey triangles.
     """
+    test = table[table["split"] == "test"] if "split" in table.columns else table.iloc[:0]
+    table = table[table["split"] == "train"] if "split" in table.columns else table
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
     epochs = sorted(table["epoch"].unique())
     cmap = plt.get_cmap("viridis")
@@ -31,6 +35,10 @@ def relevance_curve_figure(table: pd.DataFrame, summary: pd.DataFrame | None = N
     for row in final.itertuples():
         ax.annotate(str(row.layer), (row.H_s_norm, row.H_k_norm), textcoords="offset points", xytext=(4, 4),
                     fontsize=7)
+    if not test.empty:
+        held = test[test["epoch"] == test["epoch"].max()].sort_values("layer")
+        ax.plot(held["H_s_norm"], held["H_k_norm"], "^--", ms=4, lw=0.8, color="0.45",
+                label=f"trained, held-out inputs (M = {int(held['n_samples'].iloc[0])})")
     hidden = final[final["layer"] > 0]
     if not hidden.empty:
         top = hidden.loc[hidden["H_k_norm"].idxmax()]
@@ -78,7 +86,9 @@ def rank_frequency_figure(states: dict[int, np.ndarray], fits: pd.DataFrame):
             law = r ** (-f["zipf_exponent"])
             ax.loglog(r, law * k[: r.size].sum() / law.sum() / m, "-", color="tab:red",
                       lw=1, label=f"z = {f['zipf_exponent']:.2f} [{f['zipf_ci_low']:.2f}, {f['zipf_ci_high']:.2f}]\n"
-                      f"k >= {int(f['zipf_k_min'])}, KS {f['zipf_ks_distance']:.2f}")
+                      f"k >= {int(f['zipf_k_min'])}, KS {f['zipf_ks_distance']:.2f}"
+                      + (f"\nvs lognormal: R = {f['zipf_lr_R']:.2g}, p = {f['zipf_lr_p']:.2g}"
+                         if "zipf_lr_p" in f.index and np.isfinite(f["zipf_lr_p"]) else ""))
             ax.loglog(r, r[0] ** 1.0 / r * (k[0] / m), ":", color="0.5", lw=0.8, label="Zipf, z = 1")
             ax.legend(fontsize=6)
         ax.set_title(title, fontsize=7.5)
@@ -158,8 +168,9 @@ def save_relevance_figures(table_path, summary_path, states_path, samples_path, 
     table = pd.read_csv(table_path)
     summary = pd.read_csv(summary_path)
     save_figure(relevance_curve_figure(table, summary), curve_out)
-    final_epoch = int(table["epoch"].max())
-    final = table[table["epoch"] == final_epoch]
+    train = table[table["split"] == "train"] if "split" in table.columns else table
+    final_epoch = int(train["epoch"].max())
+    final = train[train["epoch"] == final_epoch]
     with np.load(states_path, allow_pickle=False) as f:
         states = {int(layer): f[f"l{layer}_e{final_epoch}"] for layer in final["layer"]}
     states = {layer: s for layer, s in states.items() if state_counts(s).size >= 2}

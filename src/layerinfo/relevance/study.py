@@ -5,14 +5,18 @@ on every network of the information-plane study (S2) at every snapshot.
 Files of the study (written here, read here and by :mod:`layerinfo.relevance.plots`):
 
 * model ``.pt``: ``{"widths": LongTensor, **DBN.state_dict()}`` (load with ``weights_only=True``);
-* states ``.npz``: ``epochs``, ``l{l}_e{epoch}`` (uint8, (n_samples, units)) for every layer l
-  (0 = the pixels thresholded at 1/2) and snapshot epoch, ``errors_l{l}`` (reconstruction
-  error per epoch);
+* states ``.npz``: ``epochs``, ``l{l}_e{epoch}`` (uint8, (n_train, units)) for every layer l
+  (0 = the pixels thresholded at 1/2) and snapshot epoch on the training inputs, the same as
+  ``test_l{l}_e{epoch}`` on the held-out inputs when there are any, ``errors_l{l}``
+  (reconstruction error per epoch), ``n_train`` and ``schedule`` (the resolved training
+  schedule as JSON);
 * generated ``.npz``: ``layer_{l}`` (float, (n_samples, n_pixels)) samples generated from layer l.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import math
 import os
@@ -38,8 +42,9 @@ log = logging.getLogger("layerinfo.relevance")
 
 NETWORK = "dbn"
 TABLE_COLUMNS = [
-    "network", "layer", "units", "epoch", "n_samples", "n_states", "H_s_norm", "H_k_norm", "H_s_nats", "H_k_nats",
-    "slope_Hk_Hs", "zipf_exponent", "zipf_ci_low", "zipf_ci_high", "zipf_k_min", "zipf_n_tail", "zipf_ks_distance",
+    "network", "split", "layer", "units", "epoch", "n_samples", "n_states", "H_s_norm", "H_k_norm", "H_s_nats",
+    "H_k_nats", "slope_Hk_Hs", "zipf_exponent", "zipf_ci_low", "zipf_ci_high", "zipf_k_min", "zipf_n_tail",
+    "zipf_ks_distance", "zipf_lr_R", "zipf_lr_normalised", "zipf_lr_p", "zipf_lognormal_mu", "zipf_lognormal_sigma",
     "zipf_status", "generation_score", "generation_score_se", "generation_nn_rms", "generation_class_entropy_bits",
 ]
 TRAJECTORY_COLUMNS = [
@@ -49,8 +54,28 @@ TRAJECTORY_COLUMNS = [
 
 
 def schedule_from_config(training: dict) -> PCDSchedule:
-    """The :class:`~layerinfo.relevance.rbm.PCDSchedule` of the config section ``relevance.training``."""
-    return PCDSchedule(**{k: training[k] for k in PCDSchedule.__dataclass_fields__ if k in training})
+    """The :class:`~layerinfo.relevance.rbm.PCDSchedule` of the config section ``relevance.training``.
+
+    ``protocol`` (``authors`` | ``hinton``, default ``hinton``) gives every key of
+    :data:`~layerinfo.relevance.rbm.PROTOCOLS`; keys given in the section override it.
+    """
+    keys = {k: v for k, v in training.items() if k != "protocol"}
+    return PCDSchedule.from_protocol(training.get("protocol", "hinton"), **keys)
+
+
+def split_rows(section: dict, n_samples: int) -> int:
+    """Number of training rows: ``train_samples`` of the section (the first rows), or all of them.
+
+    The MNIST file holds the 60000 training images first, then the 10000 test images, so
+    ``train_samples: 60000`` trains on (and measures the states of) the training images and
+    keeps the test images apart.
+    """
+    n_train = section.get("train_samples")
+    if n_train is None:
+        return n_samples
+    if not 2 <= int(n_train) <= n_samples:
+        raise ValueError(f"relevance.train_samples must lie in 2..{n_samples} (the dataset's rows), got {n_train}")
+    return int(n_train)
 
 
 def _save_npz(arrays: dict, path) -> None:
@@ -63,17 +88,26 @@ def train_study(dataset_path, section: dict, model_out, states_out) -> None:
 
     Layer 0 is the data thresholded at 1/2 (the visible layer's states); layers 1..L are the
     hidden layers, recorded at ``snapshot_epochs(epochs, snapshots.count)`` of their own training.
+    The DBN trains on the first ``train_samples`` rows (:func:`split_rows`); the states of the
+    remaining rows are recorded apart (``test_`` keys).
     """
     data = read_dataset(dataset_path)
     schedule = schedule_from_config(section["training"])
+    log.info("training schedule: %s", json.dumps(dataclasses.asdict(schedule)))
+    n_train = split_rows(section, len(data.inputs))
     epochs = snapshot_epochs(schedule.epochs, section["snapshots"]["count"])
-    dbn, states, errors = train_dbn(data.inputs, section["hidden_widths"], schedule, section["seed"], epochs)
-    arrays = {"epochs": epochs}
-    visible = (np.asarray(data.inputs) > 0.5).astype(np.uint8)
-    for e in epochs:
-        arrays[f"l0_e{e}"] = visible
-    for (layer, epoch), s in states.items():
-        arrays[f"l{layer}_e{epoch}"] = s
+    inputs = np.asarray(data.inputs)
+    dbn, states, errors = train_dbn(inputs[:n_train], section["hidden_widths"], schedule, section["seed"], epochs,
+                                    measure=inputs)
+    arrays = {"epochs": epochs, "n_train": np.array(n_train),
+              "schedule": np.array(json.dumps(dataclasses.asdict(schedule)))}
+    visible = (inputs > 0.5).astype(np.uint8)
+    prefixes = [("", slice(0, n_train))] + ([("test_", slice(n_train, None))] if n_train < len(inputs) else [])
+    for prefix, rows in prefixes:
+        for e in epochs:
+            arrays[f"{prefix}l0_e{e}"] = visible[rows]
+        for (layer, epoch), s in states.items():
+            arrays[f"{prefix}l{layer}_e{epoch}"] = s[rows]
     for layer, err in errors.items():
         arrays[f"errors_l{layer}"] = np.asarray(err)
         log.info("RBM %d: reconstruction error %.4f -> %.4f per pixel", layer, err[0], err[-1])
@@ -93,43 +127,89 @@ def load_dbn(path) -> DBN:
 def measure_states(states_path, n_bootstrap: int, seed: int) -> pd.DataFrame:
     """Resolution, relevance, Zipf fit and local slope of every layer at every snapshot.
 
-    The local slope dH[k]/dH[s] (:func:`~layerinfo.information.relevance.local_slopes`) is taken
-    across the layers of one snapshot epoch.
+    One row per split (``train``: the inputs the DBN was trained on; ``test``: the held-out
+    inputs, when the states file has them), layer and snapshot epoch. The Zipf fit carries the
+    likelihood-ratio test of the power law against a lognormal
+    (:func:`~layerinfo.information.relevance.power_law_vs_lognormal`). The local slope
+    dH[k]/dH[s] (:func:`~layerinfo.information.relevance.local_slopes`) is taken across the
+    layers of one split and snapshot epoch.
     """
     rng = np.random.default_rng(seed)
     rows = []
     with np.load(states_path, allow_pickle=False) as f:
         epochs = f["epochs"].tolist()
         layers = sorted({int(k.split("_")[0][1:]) for k in f.files if k.startswith("l")})
-        for epoch in progress(epochs, desc="relevance measures"):
-            for layer in layers:
-                s = f[f"l{layer}_e{epoch}"]
-                counts = state_counts(s)
-                rr = resolution_relevance(s)
-                z = layer_zipf(counts, n_bootstrap=n_bootstrap, rng=rng)
-                rows.append({
-                    "network": NETWORK, "layer": layer, "units": s.shape[1], "epoch": int(epoch),
-                    "n_samples": rr["n_samples"], "n_states": rr["n_states"],
-                    "H_s_norm": rr["H_s_norm"], "H_k_norm": rr["H_k_norm"],
-                    "H_s_nats": rr["H_s_nats"], "H_k_nats": rr["H_k_nats"],
-                    "zipf_exponent": z["zipf_exponent"], "zipf_ci_low": z["zipf_ci_low"],
-                    "zipf_ci_high": z["zipf_ci_high"], "zipf_k_min": z["k_min"], "zipf_n_tail": z["n_tail"],
-                    "zipf_ks_distance": z["ks_distance"], "zipf_status": z["zipf_status"],
-                })
+        splits = [("train", "")] + ([("test", "test_")] if any(k.startswith("test_") for k in f.files) else [])
+        for split, prefix in splits:
+            for epoch in progress(epochs, desc=f"relevance measures ({split})"):
+                for layer in layers:
+                    s = f[f"{prefix}l{layer}_e{epoch}"]
+                    counts = state_counts(s)
+                    rr = resolution_relevance(s)
+                    z = layer_zipf(counts, n_bootstrap=n_bootstrap, rng=rng)
+                    rows.append({
+                        "network": NETWORK, "split": split, "layer": layer, "units": s.shape[1],
+                        "epoch": int(epoch), "n_samples": rr["n_samples"], "n_states": rr["n_states"],
+                        "H_s_norm": rr["H_s_norm"], "H_k_norm": rr["H_k_norm"],
+                        "H_s_nats": rr["H_s_nats"], "H_k_nats": rr["H_k_nats"],
+                        "zipf_exponent": z["zipf_exponent"], "zipf_ci_low": z["zipf_ci_low"],
+                        "zipf_ci_high": z["zipf_ci_high"], "zipf_k_min": z["k_min"], "zipf_n_tail": z["n_tail"],
+                        "zipf_ks_distance": z["ks_distance"], "zipf_lr_R": z["lr_R"],
+                        "zipf_lr_normalised": z["lr_normalised"], "zipf_lr_p": z["lr_p"],
+                        "zipf_lognormal_mu": z["lognormal_mu"], "zipf_lognormal_sigma": z["lognormal_sigma"],
+                        "zipf_status": z["zipf_status"],
+                    })
     table = pd.DataFrame(rows)
     table["slope_Hk_Hs"] = np.nan
-    for idx in table.groupby("epoch").groups.values():
+    for idx in table.groupby(["split", "epoch"]).groups.values():
         sub = table.loc[idx]
         table.loc[idx, "slope_Hk_Hs"] = local_slopes(sub["H_s_norm"].to_numpy(), sub["H_k_norm"].to_numpy())
     return table
 
 
-def _nearest_rms(samples: np.ndarray, data: np.ndarray, exclude_self: bool = False) -> np.ndarray:
-    """RMS distance per pixel from each sample to its nearest data point."""
-    d2 = (samples ** 2).sum(1)[:, None] + (data ** 2).sum(1)[None, :] - 2.0 * samples @ data.T
-    if exclude_self:
-        np.fill_diagonal(d2, np.inf)
-    return np.sqrt(np.clip(d2.min(1), 0.0, None) / data.shape[1])
+def train_split(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``relevance.csv`` measured on the training inputs (all rows of older tables)."""
+    return table[table["split"] == "train"] if "split" in table.columns else table
+
+
+def nearest_rms(samples: np.ndarray, data: np.ndarray, exclude_self: bool = False,
+                block_rows: int = 4096) -> np.ndarray:
+    """RMS distance per pixel from each sample to its nearest data point, in blocks of data rows.
+
+    sqrt(min_j ||x_i - d_j||² / n_pixels), with ||x - d||² = ||x||² + ||d||² - 2 x·d evaluated
+    for ``block_rows`` data rows at a time, so memory is O(n_samples * block_rows) rather than
+    O(n_samples * n_data) (a 2000 x 60000 float64 matrix would take 0.96 GB, 3.4 GB at the
+    peak of the full expression).
+
+    Parameters
+    ----------
+    samples : ndarray of shape (n_samples, n_pixels)
+    data : ndarray of shape (n_data, n_pixels)
+    exclude_self : bool
+        Skip pair (i, i) (``samples`` are the first rows of ``data``: the nearest *other* point).
+    block_rows : int
+        Data rows per block (>= 1).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), in pixel units (pixels in [0, 1]).
+    """
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be >= 1, got {block_rows}")
+    samples = np.asarray(samples, dtype=np.float64)
+    data = np.asarray(data)
+    if samples.ndim != 2 or data.ndim != 2 or samples.shape[1] != data.shape[1]:
+        raise ValueError(f"samples and data must be 2-d with equal widths, got {samples.shape} and {data.shape}")
+    s2 = (samples ** 2).sum(1)
+    best = np.full(len(samples), np.inf)
+    for lo in range(0, len(data), block_rows):
+        block = np.asarray(data[lo:lo + block_rows], dtype=np.float64)
+        d2 = s2[:, None] + (block ** 2).sum(1)[None, :] - 2.0 * (samples @ block.T)
+        if exclude_self:
+            i = np.arange(max(lo, 0), min(lo + len(block), len(samples)))
+            d2[i, i - lo] = np.inf
+        np.minimum(best, d2.min(1), out=best)
+    return np.sqrt(np.clip(best, 0.0, None) / data.shape[1])
 
 
 def generation_scores(samples: np.ndarray, data: np.ndarray, classifier, confidence: float,
@@ -153,7 +233,7 @@ def generation_scores(samples: np.ndarray, data: np.ndarray, classifier, confide
     return {
         "generation_score": score,
         "generation_score_se": math.sqrt(score * (1 - score) / len(samples)),
-        "generation_nn_rms": float(_nearest_rms(samples, data, exclude_self).mean()),
+        "generation_nn_rms": float(nearest_rms(samples, data, exclude_self).mean()),
         "generation_class_entropy_bits": float(-(p * np.log2(p)).sum()) + 0.0,
     }
 
@@ -165,18 +245,32 @@ def train_classifier(inputs: np.ndarray, labels: np.ndarray):
     return LogisticRegression(max_iter=2000, C=1.0).fit(np.asarray(inputs, dtype=np.float64), labels)
 
 
+def generation_visible(section: dict) -> str:
+    """``sample`` or ``mean_field``: ``generation.visible``, else the training's ``negative_visible``."""
+    visible = section["generation"].get("visible") or schedule_from_config(section["training"]).negative_visible
+    if visible not in ("sample", "mean_field"):
+        raise ValueError(f"relevance.generation.visible: {visible!r} is not allowed; allowed values: sample, mean_field")
+    return visible
+
+
 def generation_study(model_path, dataset_path, section: dict, samples_out) -> pd.DataFrame:
     """Run every layer's RBM as a generator and score its samples (:func:`generation_scores`).
 
+    The chains' visible units are sampled or mean-field as ``generation.visible`` says (by
+    default as the training's negative chains were: :func:`generation_visible`). Samples are
+    scored against the training rows (:func:`split_rows`); the classifier is trained on them.
     Also scores two references: the training data itself (nearest *other* sample) and a
     generator of independent pixels with the data's means. Writes the samples to
-    ``samples_out`` and returns one row per source.
+    ``samples_out`` and returns one row per source. The score is this project's measure: the
+    paper judges generated images by eye.
     """
     gen = section["generation"]
     dbn = load_dbn(model_path)
     data = read_dataset(dataset_path)
-    x = np.asarray(data.inputs, dtype=np.float64)
-    classifier = train_classifier(x, data.labels)
+    n_train = split_rows(section, len(data.inputs))
+    x = np.asarray(data.inputs[:n_train], dtype=np.float64)
+    classifier = train_classifier(x, data.labels[:n_train])
+    mean_field = generation_visible(section) == "mean_field"
     generator = torch.Generator().manual_seed(int(section["seed"]) + 1)
     rows, arrays = [], {}
     ref = x[: min(len(x), gen["n_samples"])]
@@ -186,7 +280,7 @@ def generation_study(model_path, dataset_path, section: dict, samples_out) -> pd
     rows.append({"source": "independent_pixels", "layer": -1,
                  **generation_scores(independent, x, classifier, gen["confidence"])})
     for layer in progress(range(1, len(dbn.rbms) + 1), desc="generate"):
-        samples = generate(dbn, layer, gen["n_samples"], gen["gibbs_steps"], generator)
+        samples = generate(dbn, layer, gen["n_samples"], gen["gibbs_steps"], generator, mean_field)
         arrays[f"layer_{layer}"] = samples
         rows.append({"source": "layer", "layer": layer,
                      **generation_scores(samples, x, classifier, gen["confidence"])})
@@ -197,10 +291,15 @@ def generation_study(model_path, dataset_path, section: dict, samples_out) -> pd
 def relevance_table(measures: pd.DataFrame, generation: pd.DataFrame) -> pd.DataFrame:
     """``results/tables/relevance.csv``: measures, with the generation scores on the last snapshot."""
     table = measures.copy()
+    if "split" not in table.columns:
+        table["split"] = "train"
     gen = generation[generation["source"] == "layer"].set_index("layer")
-    last = table["epoch"] == table["epoch"].max()
+    last = (table["epoch"] == table["epoch"].max()) & (table["split"] == "train")
     for column in ("generation_score", "generation_score_se", "generation_nn_rms", "generation_class_entropy_bits"):
         table[column] = np.where(last, table["layer"].map(gen[column]), np.nan)
+    for column in TABLE_COLUMNS:
+        if column not in table.columns:
+            table[column] = np.nan
     return table[TABLE_COLUMNS]
 
 
@@ -210,7 +309,9 @@ def relevance_summary(table: pd.DataFrame, generation: pd.DataFrame) -> pd.DataF
 
     Only hidden layers are candidates; the visible layer (0) is a point of the curve, so it
     shapes the slope of the first hidden layer, but it is the data, not a representation.
+    Measured on the training inputs (``split == "train"``).
     """
+    table = train_split(table)
     final = table[table["epoch"] == table["epoch"].max()].set_index("layer")
     hidden = final[final.index > 0]
     rows = []
@@ -230,9 +331,11 @@ def relevance_summary(table: pd.DataFrame, generation: pd.DataFrame) -> pd.DataF
     if not exps.empty:
         layer = (exps - 1).abs().idxmin()
         inside = final.loc[layer, "zipf_ci_low"] <= 1 <= final.loc[layer, "zipf_ci_high"]
+        lr = (f"; power law vs lognormal: R = {final.loc[layer, 'zipf_lr_R']:.3g}, p = {final.loc[layer, 'zipf_lr_p']:.3g}"
+              if "zipf_lr_p" in final.columns else "")
         add("zipf_exponent_closest_to_1", layer, exps[layer],
             f"95% interval [{final.loc[layer, 'zipf_ci_low']:.3g}, {final.loc[layer, 'zipf_ci_high']:.3g}] "
-            f"{'contains' if inside else 'excludes'} 1")
+            f"{'contains' if inside else 'excludes'} 1{lr}")
     add("max_relevance_H_k", hidden["H_k_norm"].idxmax(), hidden["H_k_norm"].max())
     gen = generation[generation["source"] == "layer"].set_index("layer")
     if not gen.empty and not hidden.empty:
