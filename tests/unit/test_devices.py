@@ -39,8 +39,9 @@ SECTION = {
     "networks": {
         "inits": ["orthogonal"], "sigma_w": [1.0], "seeds": [0],
         "jacobian": {"width": 8, "depths": [2], "inputs": 1, "input_variance": 0.5},
-        "information": {"width": 4, "depths": [1, 2], "samples": 32, "input_std": 0.5, "noise_std": 0.5,
-                        "linearisation_points": 1},
+        "information": {"noise": "per_layer_relative", "controls": [], "epsilon": 0.05, "noise_std": 0.5,
+                        "width": 4, "depths": [1, 2], "sigma_w": [1.0], "sigma_b": [0.05], "inputs": 4,
+                        "draws": {"fit": 8, "eval": 8}, "linearisation_points": 1},
     },
 }
 
@@ -121,7 +122,8 @@ def _rules_with_script(names):
 
 def test_gpu_profile_requests_a_gpu_for_exactly_the_device_aware_rules():
     scripts = {p.name for p in (ROOT / "scripts").glob("*.py") if "stage_device" in p.read_text()}
-    assert scripts == {"train.py", "estimate.py", "isometry_jacobian.py", "isometry_information.py"}
+    assert scripts == {"infoplane_train.py", "infoplane_estimate.py", "isometry_jacobian.py",
+                       "isometry_information.py"}
     gpu_rules = _rules_with_script(scripts)
     assert gpu_rules == {"train", "isometry_train", "estimate", "isometry_jacobian", "isometry_information"}
     profile = yaml.safe_load((ROOT / "profiles" / "gpu" / "config.yaml").read_text())

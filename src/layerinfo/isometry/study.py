@@ -210,7 +210,8 @@ def mean_field_snr(cell: dict, mode: str, depth: int, sigma_w: float, noise_std:
     if mode == "per_layer_relative":
         gains = np.append(np.cumprod(chi[1:depth][::-1])[::-1], 1.0) if depth > 1 else np.ones(1)
         noise = float(np.sum(cell["noise_variances"][:depth] * gains))
-        return {"snr": v_x / noise, "m1": sigma_w**2 * float(np.prod(chi[: depth - 1])),
+        # no noise at all (q* = 0: tanh with sigma_b = 0 in the ordered phase): no scalar channel
+        return {"snr": v_x / noise if noise > 0 else math.nan, "m1": sigma_w**2 * float(np.prod(chi[: depth - 1])),
                 "d_lengths": cell["q0"][: depth - 1], "n_weights": depth}
     return {"snr": v_x / noise_std**2, "m1": float(np.prod(chi[:depth])), "d_lengths": cell["q0"][:depth],
             "n_weights": depth}
