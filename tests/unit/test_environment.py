@@ -41,12 +41,16 @@ def test_conda_environment_uses_the_same_pins():
 
 
 def test_container_installs_the_pins_on_a_digest_pinned_base():
-    from layerinfo.workflow.recipes import check_recipe
+    from layerinfo.workflow.recipes import check_base_recipe, check_recipe
 
     recipes = sorted((ROOT / "containers").glob("*.def"))
     assert recipes
     for recipe in recipes:
         text = recipe.read_text()
-        assert re.search(r"^From: \S+@sha256:[0-9a-f]{64}$", text, re.M)
+        assert re.search(r"^From: \{\{ base \}\}$", text, re.M)  # the common base
         assert "--require-hashes" in text and "pip check" in text
         assert check_recipe(recipe) == [], recipe
+    # the registry base is pinned by digest
+    docker = (ROOT / "containers" / "base" / "docker.def").read_text()
+    assert re.search(r"^From: \S+@sha256:[0-9a-f]{64}$", docker, re.M)
+    assert check_base_recipe(ROOT / "containers" / "base" / "docker.def") == []

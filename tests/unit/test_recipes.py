@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layerinfo.workflow.recipes import check_recipe, main, read_pins
+from layerinfo.workflow.recipes import check_base_recipe, check_recipe, main, read_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("data", "compute", "figures")
@@ -25,7 +25,24 @@ def test_every_stage_recipe_and_lock_pass():
     assert [r.stem for r in recipes] == sorted(STAGES)
     for recipe in recipes:
         assert check_recipe(recipe) == [], recipe
-    assert main([str(r) for r in recipes]) == 0
+    bases = sorted((ROOT / "containers" / "base").glob("*.def"))
+    assert [b.stem for b in bases] == ["debootstrap", "docker"]
+    for base in bases:
+        assert check_base_recipe(base) == [], base
+    assert main([str(r) for r in recipes + bases]) == 0
+
+
+@pytest.mark.parametrize("defect,expected", [
+    (lambda t: _edit(t / "containers/base/docker.def", "@sha256:a", "@sha256:"), "must pin the base by digest"),
+    (lambda t: _edit(t / "containers/base/docker.def", re.search(r"@sha256:[0-9a-f]{64}", (
+        t / "containers/base/docker.def").read_text())[0], ""), "must pin the base by digest"),
+    (lambda t: _edit(t / "containers/base/docker.def", "%test\n", "%tset\n"), "unknown section %tset"),
+], ids=["short-digest", "undigested", "misspelt-section"])
+def test_planted_base_defect_fails_the_check(tree, defect, expected):
+    defect(tree)
+    problems = check_base_recipe(tree / "containers" / "base" / "docker.def")
+    assert any(expected in p for p in problems), problems
+    assert check_base_recipe(tree / "containers" / "base" / "debootstrap.def") == []
 
 
 def test_locks_hold_the_pins_of_requirements_txt():
@@ -54,11 +71,10 @@ def _edit(path, old, new, count=1):
          ["unknown section %tset", "section %test is missing or empty"]),
         (lambda t: _edit(t / "containers/compute.def", "%labels\n", "# no labels\n%runscript\n"),
          ["section %labels is missing or empty"]),
-        (lambda t: _edit(t / "containers/compute.def", re.search(r"@sha256:[0-9a-f]{64}",
-                                                                   (t / "containers/compute.def").read_text())[0], ""),
-         ["'From:' must pin the base by digest"]),
-        (lambda t: _edit(t / "containers/compute.def", "@sha256:a", "@sha256:"),
-         ["'From:' must pin the base by digest"]),
+        (lambda t: _edit(t / "containers/compute.def", "Bootstrap: localimage", "Bootstrap: docker"),
+         ["'Bootstrap: localimage' is required"]),
+        (lambda t: _edit(t / "containers/compute.def", "From: {{ base }}", "From: containers/other.sif"),
+         ["'From: {{ base }}' is required"]),
         (lambda t: _edit(t / "containers/compute.lock", "\n    --hash=sha256:", "\n    #--hash=sha256:", 2),
          ["has no --hash=sha256 line"]),
         (lambda t: (t / "containers/compute.lock").write_text(
@@ -74,12 +90,12 @@ def _edit(path, old, new, count=1):
          ["%files source containers/compute.lock does not exist"]),
         (lambda t: _edit(t / "containers/compute.def", " --require-hashes", ""),
          ["lacks --require-hashes"]),
-        (lambda t: _edit(t / "containers/compute.def", "    python -m pip check\n", ""),
+        (lambda t: _edit(t / "containers/compute.def", "    /opt/venv/bin/python -m pip check\n", ""),
          ["does not run 'pip check'"]),
         (lambda t: (t / "containers/compute.in").write_text("torch\nseaborn\n"),
          ["seaborn (listed for the stage) is missing from the lock"]),
     ],
-    ids=["misspelt-section", "missing-labels", "undigested-base", "short-digest", "unhashed-line",
+    ids=["misspelt-section", "missing-labels", "not-on-the-base", "fixed-base-path", "unhashed-line",
          "unpinned-line", "lock-version-differs", "requirements-moved-on", "missing-files",
          "lock-file-absent", "no-require-hashes", "no-pip-check", "stage-package-not-locked"],
 )

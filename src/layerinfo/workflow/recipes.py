@@ -1,8 +1,10 @@
 """Strict checks of the Apptainer recipes in containers/ and their hash-locked requirements.
 
-Apptainer cannot run everywhere the tests run, so what can be checked without it is checked
-here, strictly (a lenient parser accepts misspelt sections): every recipe bootstraps from a
-Docker base pinned by digest, has the sections %files, %post, %environment, %test and %labels
+What can be checked without building is checked here, strictly (a lenient parser accepts
+misspelt sections): every stage recipe bootstraps from the common base as a ``localimage``
+(``From: {{ base }}``, a build argument with a default), every base recipe is a registry image
+pinned by digest or a debootstrap of a named Debian release (:func:`check_base_recipe`); a stage
+has the sections %files, %post, %environment, %test and %labels
 and no unknown one, copies its lock file in %files, installs only from that lock with
 ``--no-deps --require-hashes`` and runs ``pip check``; every lock pins each package with
 ``==`` and at least one SHA-256, agrees with requirements.txt on every package both name, and
@@ -150,11 +152,15 @@ def check_recipe(path, root=None, requirements=None):
     pins = read_pins(requirements if requirements is not None else root / "requirements.txt")
     header, sections, problems = parse_recipe(path.read_text())
     problems = [f"{path}: {p}" for p in problems]
-    if header.get("Bootstrap") != "docker":
-        problems.append(f"{path}: 'Bootstrap: docker' is required (found {header.get('Bootstrap')!r})")
-    if not _DIGEST.fullmatch(header.get("From", "")):
-        problems.append(f"{path}: 'From:' must pin the base by digest (image@sha256:<64 hex>), "
-                        f"found {header.get('From')!r}")
+    # A stage builds on the common base (containers/base/*.def) given as a build argument, so the
+    # stage recipe is the same whichever way the base was made.
+    if header.get("Bootstrap") != "localimage":
+        problems.append(f"{path}: 'Bootstrap: localimage' is required (found {header.get('Bootstrap')!r}); "
+                        "a stage builds on containers/base.sif")
+    if header.get("From") != "{{ base }}":
+        problems.append(f"{path}: 'From: {{{{ base }}}}' is required (found {header.get('From')!r})")
+    if not any(line.startswith("base=") for line in sections.get("arguments", [])):
+        problems.append(f"{path}: %arguments must give the base a default (base=containers/base.sif)")
     for name in sections:
         if name not in KNOWN_SECTIONS:
             problems.append(f"{path}: unknown section %{name}; allowed: "
@@ -195,13 +201,43 @@ def check_recipe(path, root=None, requirements=None):
     return problems
 
 
+def check_base_recipe(path):
+    """Problems of a base recipe (``containers/base/*.def``): a registry image pinned by digest
+    (``Bootstrap: docker``) or Debian's archive (``Bootstrap: debootstrap`` with ``OSVersion``),
+    with a ``%test`` and ``%labels``."""
+    path = Path(path)
+    header, sections, problems = parse_recipe(path.read_text())
+    problems = [f"{path}: {p}" for p in problems]
+    bootstrap = header.get("Bootstrap")
+    if bootstrap == "docker":
+        if not _DIGEST.fullmatch(header.get("From", "")):
+            problems.append(f"{path}: 'From:' must pin the base by digest (image@sha256:<64 hex>), "
+                            f"found {header.get('From')!r}")
+    elif bootstrap == "debootstrap":
+        if not header.get("OSVersion"):
+            problems.append(f"{path}: 'OSVersion:' must name the Debian release")
+    else:
+        problems.append(f"{path}: a base is 'Bootstrap: docker' (by digest) or 'Bootstrap: debootstrap' "
+                        f"(found {bootstrap!r})")
+    for name in sections:
+        if name not in KNOWN_SECTIONS:
+            problems.append(f"{path}: unknown section %{name}; allowed: "
+                            + ", ".join(f"%{s}" for s in sorted(KNOWN_SECTIONS)))
+    for name in ("test", "labels"):
+        if not sections.get(name):
+            problems.append(f"{path}: section %{name} is missing or empty")
+    return problems
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    recipes = [Path(a) for a in argv] or sorted(Path("containers").glob("*.def"))
+    recipes = [Path(a) for a in argv] or sorted(Path("containers").glob("*.def")) + sorted(
+        Path("containers/base").glob("*.def"))
     if not recipes:
         print("no recipes given and none in containers/", file=sys.stderr)
         return 1
-    problems = [p for recipe in recipes for p in check_recipe(recipe)]
+    problems = [p for recipe in recipes
+                for p in (check_base_recipe(recipe) if recipe.parent.name == "base" else check_recipe(recipe))]
     for problem in problems:
         print(problem)
     if not problems:
