@@ -54,6 +54,16 @@ class Claim:
             raise ValueError(f"claim {self.claim!r}: verdict {self.verdict!r} is not one of {VERDICTS}")
 
 
+def _decidable_bounds(value, ci_low, ci_high, n, min_n):
+    """``(low, high)`` a verdict is judged on (the point value where a bound is NaN), or None
+    when there is no value or fewer than ``min_n`` runs."""
+    if n is not None and n < min_n:
+        return None
+    if value is None or not np.isfinite(value):
+        return None
+    return (value if not np.isfinite(ci_low) else ci_low, value if not np.isfinite(ci_high) else ci_high)
+
+
 def threshold_verdict(value, ci_low=math.nan, ci_high=math.nan, *, above=None, below=None,
                       n=None, min_n=1) -> str:
     """Verdict of "the statistic is above ``above``" (or below ``below``) given its interval.
@@ -71,12 +81,10 @@ def threshold_verdict(value, ci_low=math.nan, ci_high=math.nan, *, above=None, b
     """
     if (above is None) == (below is None):
         raise ValueError("give exactly one of above= or below=")
-    if n is not None and n < min_n:
+    bounds = _decidable_bounds(value, ci_low, ci_high, n, min_n)
+    if bounds is None:
         return INCONCLUSIVE
-    if value is None or not np.isfinite(value):
-        return INCONCLUSIVE
-    lo = value if not np.isfinite(ci_low) else ci_low
-    hi = value if not np.isfinite(ci_high) else ci_high
+    lo, hi = bounds
     if above is not None:
         if lo > above:
             return REPRODUCED
@@ -94,12 +102,10 @@ def within_verdict(value, ci_low=math.nan, ci_high=math.nan, *, low, high, n=Non
     """Verdict of "the statistic lies in [low, high]": ``reproduced`` when the interval lies
     inside, ``not reproduced`` when it lies wholly outside, ``inconclusive`` when it overlaps
     an edge (or too few runs / no value)."""
-    if n is not None and n < min_n:
+    bounds = _decidable_bounds(value, ci_low, ci_high, n, min_n)
+    if bounds is None:
         return INCONCLUSIVE
-    if value is None or not np.isfinite(value):
-        return INCONCLUSIVE
-    lo = value if not np.isfinite(ci_low) else ci_low
-    hi = value if not np.isfinite(ci_high) else ci_high
+    lo, hi = bounds
     if low <= lo and hi <= high:
         return REPRODUCED
     if hi < low or lo > high:
@@ -140,6 +146,16 @@ def mean_interval(values, level=0.95) -> tuple[float, float, float, int]:
     return mean, mean - half, mean + half, n
 
 
+def fisher_interval(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Fisher-z confidence interval of a Pearson correlation ``r`` from ``n`` pairs (NaN for
+    n <= 3 or undefined r)."""
+    if n <= 3 or not math.isfinite(r):
+        return math.nan, math.nan
+    z = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15))
+    half = stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
+    return math.tanh(z - half), math.tanh(z + half)
+
+
 def correlation_interval(x, y, level=0.95) -> tuple[float, float, float, int]:
     """Pearson correlation and its Fisher-z interval: ``(r, low, high, n)``; NaN bounds for n < 4
     or constant data."""
@@ -151,11 +167,7 @@ def correlation_interval(x, y, level=0.95) -> tuple[float, float, float, int]:
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan, math.nan, math.nan, n
     r = float(np.corrcoef(x, y)[0, 1])
-    if n < 4:
-        return r, math.nan, math.nan, n
-    z = math.atanh(min(max(r, -0.999999), 0.999999))
-    half = stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
-    return r, math.tanh(z - half), math.tanh(z + half), n
+    return (r, *fisher_interval(r, n, level), n)
 
 
 def pooled_correlation(groups, level=0.95) -> tuple[float, float, float, int]:

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from layerinfo.claims import fisher_interval as pearson_interval
+
 RUN_KEYS = ["study", "experiment", "activation", "initialisation", "seed", "run"]
 CELL_KEYS = ["study", "experiment", "activation", "initialisation", "estimator", "method", "layer", "layer_name"]
 
@@ -50,15 +52,6 @@ def generalisation(history: pd.DataFrame) -> pd.DataFrame:
     out = last[["experiment", "run", "test_acc", "train_acc"]].copy()
     out["generalisation_gap"] = out["train_acc"] - out["test_acc"]
     return out.reset_index(drop=True)
-
-
-def pearson_interval(r: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Fisher-z confidence interval of a Pearson correlation (NaN for n <= 3 or undefined r)."""
-    if n <= 3 or not math.isfinite(r):
-        return math.nan, math.nan
-    z = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15))
-    half = stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
-    return math.tanh(z - half), math.tanh(z + half)
 
 
 def _correlate(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
