@@ -9,6 +9,8 @@ rule information_plane_claims:
         f"results/tables/claims_{STUDY}.csv",
     log:
         f"logs/claims/{STUDY}.log",
+    benchmark:
+        f"benchmarks/information_plane_claims/{STUDY}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -28,6 +30,8 @@ rule relevance_claims:
         "results/tables/claims_relevance.csv",
     log:
         "logs/claims/relevance.log",
+    benchmark:
+        "benchmarks/relevance_claims/relevance.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -45,6 +49,8 @@ rule coding_claims:
         "results/tables/claims_coding.csv",
     log:
         "logs/claims/coding.log",
+    benchmark:
+        "benchmarks/coding_claims/coding.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -71,6 +77,8 @@ rule claims:
         ),
     log:
         "logs/claims/merge.log",
+    benchmark:
+        "benchmarks/claims/merge.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:

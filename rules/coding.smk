@@ -13,7 +13,7 @@ rule coding_sample:
     log:
         "logs/coding/sample/{task}/{nonlinearity}-{scaling}-w{width}.log",
     benchmark:
-        "benchmarks/coding/sample/{task}/{nonlinearity}-{scaling}-w{width}.tsv"
+        "benchmarks/coding_sample/{task}/{nonlinearity}-{scaling}-w{width}.tsv"
     wildcard_constraints:
         task="[A-Za-z0-9_]+",
         nonlinearity="linear|sigmoid|relu|erf",
@@ -38,7 +38,7 @@ rule coding_table:
     log:
         "logs/coding/table.log",
     benchmark:
-        "benchmarks/coding/table.tsv"
+        "benchmarks/coding_table/table.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -69,7 +69,7 @@ rule coding_figures:
     log:
         "logs/coding/figures/{task}.log",
     benchmark:
-        "benchmarks/coding/figures/{task}.tsv"
+        "benchmarks/coding_figures/{task}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -93,6 +93,8 @@ rule coding_widths_figure:
         ),
     log:
         "logs/coding/figures/widths.log",
+    benchmark:
+        "benchmarks/coding_widths_figure/widths.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:

@@ -13,6 +13,8 @@ rule dataset_builtin:
         "resources/datasets/{name}.npz",
     log:
         "logs/datasets/{name}.log",
+    benchmark:
+        "benchmarks/dataset_builtin/{name}.tsv"
     wildcard_constraints:
         name="tishby|digits",
     conda:
@@ -29,6 +31,8 @@ rule dataset_download:
         "resources/datasets/{name}.npz",
     log:
         "logs/datasets/{name}.log",
+    benchmark:
+        "benchmarks/dataset_download/{name}.tsv"
     wildcard_constraints:
         name="mnist|fashion_mnist|cifar10|tishby_published",
     conda:

@@ -36,6 +36,8 @@ rule aggregate_information_plane:
         ),
     log:
         f"logs/aggregate_{STUDY}.log",
+    benchmark:
+        f"benchmarks/aggregate_information_plane/aggregate_{STUDY}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -51,6 +53,8 @@ rule training_history:
         f"results/tables/{STUDY}_history.csv",
     log:
         f"logs/training_history_{STUDY}.log",
+    benchmark:
+        f"benchmarks/training_history/training_history_{STUDY}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -78,6 +82,8 @@ rule compression_generalisation:
         ),
     log:
         f"logs/compression_generalisation_{STUDY}.log",
+    benchmark:
+        f"benchmarks/compression_generalisation/compression_generalisation_{STUDY}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:

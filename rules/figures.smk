@@ -21,6 +21,8 @@ rule information_plane_figures:
         ],
     log:
         f"logs/figures/{STUDY}/{{experiment}}/{{activation}}-{{init}}.log",
+    benchmark:
+        f"benchmarks/information_plane_figures/{STUDY}/{{experiment}}/{{activation}}-{{init}}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -43,6 +45,8 @@ rule training_curves:
         ),
     log:
         f"logs/figures/{STUDY}/{{experiment}}/training_curves.log",
+    benchmark:
+        f"benchmarks/training_curves/{STUDY}/{{experiment}}/training_curves.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -67,6 +71,8 @@ rule compression_figures:
         ],
     log:
         f"logs/figures/{STUDY}/{{experiment}}/compression.log",
+    benchmark:
+        f"benchmarks/compression_figures/{STUDY}/{{experiment}}/compression.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:

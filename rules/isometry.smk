@@ -14,7 +14,7 @@ rule isometry_meanfield:
     log:
         "logs/isometry/meanfield.log",
     benchmark:
-        "benchmarks/isometry/meanfield.tsv"
+        "benchmarks/isometry_meanfield/meanfield.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -33,7 +33,7 @@ rule isometry_jacobian:
     log:
         "logs/isometry/jacobian.log",
     benchmark:
-        "benchmarks/isometry/jacobian.tsv"
+        "benchmarks/isometry_jacobian/jacobian.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -51,7 +51,7 @@ rule isometry_information:
     log:
         "logs/isometry/information.log",
     benchmark:
-        "benchmarks/isometry/information.tsv"
+        "benchmarks/isometry_information/information.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -72,6 +72,8 @@ rule isometry_claims:
         "results/tables/claims_isometry.csv",
     log:
         "logs/isometry/claims.log",
+    benchmark:
+        "benchmarks/isometry_claims/claims.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -94,6 +96,8 @@ rule isometry_phase_diagram:
         ),
     log:
         "logs/isometry/phase_diagram.log",
+    benchmark:
+        "benchmarks/isometry_phase_diagram/phase_diagram.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -116,6 +120,8 @@ rule isometry_spectra_figure:
         ),
     log:
         "logs/isometry/jacobian_spectra.log",
+    benchmark:
+        "benchmarks/isometry_spectra_figure/jacobian_spectra.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -137,6 +143,8 @@ rule isometry_information_figure:
         ),
     log:
         "logs/isometry/information_figure.log",
+    benchmark:
+        "benchmarks/isometry_information_figure/information_figure.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -159,6 +167,8 @@ rule isometry_theory_figure:
         ),
     log:
         "logs/isometry/theory_figure.log",
+    benchmark:
+        "benchmarks/isometry_theory_figure/theory_figure.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -180,7 +190,7 @@ rule isometry_train:
     log:
         "logs/isometry/train/{activation}-{init}.log",
     benchmark:
-        "benchmarks/isometry/train/{activation}-{init}.tsv"
+        "benchmarks/isometry_train/{activation}-{init}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -203,6 +213,8 @@ rule isometry_aggregate:
         mean="results/tables/isometry_training.csv",
     log:
         "logs/isometry/aggregate.log",
+    benchmark:
+        "benchmarks/isometry_aggregate/aggregate.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -218,6 +230,8 @@ rule isometry_history:
         "results/tables/isometry_training_history.csv",
     log:
         "logs/isometry/training_history.log",
+    benchmark:
+        "benchmarks/isometry_history/training_history.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -238,6 +252,8 @@ rule isometry_training_curves:
         ),
     log:
         "logs/isometry/{experiment}/training_curves.log",
+    benchmark:
+        "benchmarks/isometry_training_curves/{experiment}/training_curves.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -262,6 +278,8 @@ rule isometry_information_planes:
         ],
     log:
         "logs/isometry/{experiment}/{activation}-{init}.log",
+    benchmark:
+        "benchmarks/isometry_information_planes/{experiment}/{activation}-{init}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:

@@ -20,7 +20,7 @@ rule relevance_train_dbn:
     log:
         "logs/relevance/train_dbn.log",
     benchmark:
-        "benchmarks/relevance/train_dbn.tsv"
+        "benchmarks/relevance_train_dbn/train_dbn.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -44,7 +44,7 @@ rule relevance_generate:
     log:
         "logs/relevance/generate.log",
     benchmark:
-        "benchmarks/relevance/generate.tsv"
+        "benchmarks/relevance_generate/generate.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -68,7 +68,7 @@ rule relevance_table:
     log:
         "logs/relevance/table.log",
     benchmark:
-        "benchmarks/relevance/table.tsv"
+        "benchmarks/relevance_table/table.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -107,6 +107,8 @@ rule relevance_figures:
         ),
     log:
         "logs/relevance/figures.log",
+    benchmark:
+        "benchmarks/relevance_figures/figures.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -125,7 +127,7 @@ rule relevance_trajectories:
     log:
         "logs/relevance/trajectories.log",
     benchmark:
-        "benchmarks/relevance/trajectories.tsv"
+        "benchmarks/relevance_trajectories/trajectories.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -149,6 +151,8 @@ rule relevance_trajectory_figure:
         ),
     log:
         "logs/relevance/trajectories_{experiment}.log",
+    benchmark:
+        "benchmarks/relevance_trajectory_figure/trajectories_{experiment}.tsv"
     conda:
         "../envs/layerinfo.yaml"
     container:

@@ -41,12 +41,34 @@ def test_far_blocks_are_skipped_and_the_sums_are_unchanged():
     widths = [0.8, 0.2, 0.02, 0.002]
     # blocks of distinct clusters are at least (3 - 0.5)^2 apart: the narrow kernels skip them
     rows, blocks = kde._tree_blocks(t - t.mean(axis=0), 64)
-    gaps = kde._block_gaps((t - t.mean(axis=0))[rows], blocks)
+    gaps, _ = kde._block_distances((t - t.mean(axis=0))[rows], blocks)
     cut = kde._NEGLIGIBLE_EXPONENT + math.log(len(t))
     assert (gaps > cut * 0.02).sum() == 12 * 16  # 16 blocks, 4 per cluster
     assert not (gaps > cut * 0.8).any()  # the widest kernel needs every block
     got = kde.kernel_information(t, y, widths, block=64)
     for a, value in zip(widths, got):
+        ref = _direct(t, y, a)
+        assert value["I_XT"] == pytest.approx(ref[0], rel=1e-12)
+        assert value["I_TY"] == pytest.approx(ref[1], rel=1e-9, abs=1e-12)
+
+
+def test_box_bounds_hold_every_pair_and_the_floor_is_applied_where_needed():
+    # 640 points spread over [0, 100] in blocks of at most 64: neighbouring blocks touch
+    # (blocks of 40 after halving) but span up to 12.5, so with a = 0.1 exponents reach -1500,
+    # below the floor of -700
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(0, 100, size=(640, 1)), axis=0)
+    y = rng.integers(0, 2, size=640)
+    x = t - t.mean(axis=0)
+    rows, blocks = kde._tree_blocks(x, 64)
+    nearest, farthest = kde._block_distances(x[rows], blocks)
+    d = (x[rows] - x[rows].T) ** 2
+    for i, (i0, i1) in enumerate(blocks):
+        for j, (j0, j1) in enumerate(blocks):
+            pair = d[i0:i1, j0:j1]
+            assert nearest[i, j] <= pair.min() + 1e-12 and pair.max() <= farthest[i, j] + 1e-12
+    assert ((farthest > 700 * 0.1) & (nearest < 1.0)).any()  # floored pairs that are evaluated
+    for a, value in zip([8.0, 0.1], kde.kernel_information(t, y, [8.0, 0.1], block=64)):
         ref = _direct(t, y, a)
         assert value["I_XT"] == pytest.approx(ref[0], rel=1e-12)
         assert value["I_TY"] == pytest.approx(ref[1], rel=1e-9, abs=1e-12)

@@ -25,7 +25,8 @@ Speed-ups that change no value beyond rounding (relative 1e-13 in the tests):
   as wide as another is that one squared (one multiplication instead of exp);
 * rows are ordered in compact blocks (a k-d tree), and a block pair too far apart for a
   kernel to add 1e-20 of any sum skips that kernel;
-* exponents are floored at -700, where exp() leaves its fast path (exp(-700) = 1e-304).
+* exponents are floored at -700, where exp() leaves its fast path (exp(-700) = 1e-304), in the
+  block pairs whose bounding boxes allow an exponent that low (elsewhere the floor is a no-op).
 """
 
 from __future__ import annotations
@@ -87,12 +88,13 @@ def _tree_blocks(x: np.ndarray, leaf: int) -> tuple[np.ndarray, list[tuple[int, 
     return np.concatenate(pieces), [(int(e - len(p)), int(e)) for p, e in zip(pieces, ends)]
 
 
-def _block_gaps(x: np.ndarray, blocks: list[tuple[int, int]]) -> np.ndarray:
-    """Smallest squared distance between the bounding boxes of every two blocks of rows."""
+def _block_distances(x: np.ndarray, blocks: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest squared distance between the bounding boxes of every two blocks of rows."""
     lo = np.stack([x[i0:i1].min(axis=0) for i0, i1 in blocks])
     hi = np.stack([x[i0:i1].max(axis=0) for i0, i1 in blocks])
     gap = np.maximum(0.0, np.maximum(lo[None, :, :] - hi[:, None, :], lo[:, None, :] - hi[None, :, :]))
-    return (gap * gap).sum(axis=2)
+    span = np.maximum(hi[None, :, :] - lo[:, None, :], hi[:, None, :] - lo[None, :, :])
+    return (gap * gap).sum(axis=2), (span * span).sum(axis=2)
 
 
 # A block's kernel is skipped where every entry is below exp(-cut): with K rows the sum of
@@ -124,8 +126,11 @@ def _kernel_sums(x: np.ndarray, c: torch.Tensor, widths: list[float], block: int
     rows, blocks = _tree_blocks(x, block)
     x = x[rows]
     cut = _NEGLIGIBLE_EXPONENT + math.log(k)
-    # needed[i, j]: how many of the widths (widest first) block pair (i, j) must evaluate.
-    needed = (_block_gaps(x, blocks)[:, :, None] < cut * np.asarray(a)[None, None, :]).sum(axis=2)
+    nearest, farthest = _block_distances(x, blocks)
+    # needed[i, j]: how many of the widths (widest first) block pair (i, j) must evaluate;
+    # floored[i, j]: from which width on an exponent of the pair can fall below the floor.
+    needed = (nearest[:, :, None] < cut * np.asarray(a)[None, None, :]).sum(axis=2)
+    floored = (farthest[:, :, None] <= -_EXPONENT_FLOOR * np.asarray(a)[None, None, :]).sum(axis=2)
     u = torch.as_tensor(x, device=dev)
     sq = (u * u).sum(dim=1, keepdim=True)
     ones = torch.ones_like(sq)
@@ -153,12 +158,21 @@ def _kernel_sums(x: np.ndarray, c: torch.Tensor, widths: list[float], block: int
             g = exponent[: shape[0] * shape[1]].view(shape)
             e = kernel[: shape[0] * shape[1]].view(shape)
             torch.mm(lefts[bi], rights[bj], out=g)  # -D / a[0]
+            first_floored = int(floored[bi, bj])
             for w in range(n_widths):
                 steps = squarings[w]
+                # The floor is applied only where an exponent can reach it: the clamp is a
+                # full pass over the block, and a no-op elsewhere.
                 if w == 0:
-                    torch.clamp(g, min=_EXPONENT_FLOOR, out=e).exp_()
+                    if w >= first_floored:
+                        torch.clamp(g, min=_EXPONENT_FLOOR, out=e).exp_()
+                    else:
+                        torch.exp(g, out=e)
                 elif steps < 0:
-                    torch.mul(g, a[0] / a[w], out=e).clamp_(min=_EXPONENT_FLOOR).exp_()
+                    torch.mul(g, a[0] / a[w], out=e)
+                    if w >= first_floored:
+                        e.clamp_(min=_EXPONENT_FLOOR)
+                    e.exp_()
                 for _ in range(max(steps, 0)):
                     e.square_()
                 torch.addmm(sums[w][bi], cts[bj], e.T, out=sums[w][bi])
