@@ -52,3 +52,35 @@ def test_science_importing_the_workflow_layer_breaks_the_layers(tmp_path):
     result = lint(src, cwd=tmp_path)
     assert result.returncode == 1
     assert "layerinfo.isometry.study -> layerinfo.workflow.jobs" in result.stdout
+
+
+def _figures_stage_scripts() -> list[Path]:
+    """Scripts of the rules that run in the figures image (``stage_image("figures")``)."""
+    import re
+
+    scripts = set()
+    for rules in sorted((ROOT / "rules").glob("*.smk")):
+        for body in re.split(r"\nrule ", rules.read_text()):
+            if 'stage_image("figures")' in body:
+                script = re.search(r'script:\s*\n\s*"\.\./(scripts/[\w.]+)"', body)
+                scripts.add(ROOT / script.group(1))
+    return sorted(scripts)
+
+
+def test_figures_stage_needs_no_torch():
+    """Figures and claims read tables and files: their modules import without torch, so the
+    figures image need not carry it (importing torch is also 2 s of every such job)."""
+    scripts = _figures_stage_scripts()
+    assert len(scripts) >= 10 and ROOT / "scripts" / "relevance_figures.py" in scripts
+    imports = sorted({line for s in scripts for line in s.read_text().splitlines()
+                      if line.startswith(("from layerinfo", "import layerinfo"))})
+    block = ("import sys\n"
+             "class NoTorch:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name.split('.')[0] == 'torch':\n"
+             "            raise ImportError('torch is not available here')\n"
+             "sys.meta_path.insert(0, NoTorch())\n")
+    code = block + "\n".join(imports) + "\nassert 'torch' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -9,6 +9,7 @@ import torch
 
 from layerinfo.coding import kernels, posterior, schemes, study, tasks
 from layerinfo.coding.langevin import (
+    Network,
     autograd_potential,
     hidden_activity,
     langevin_chain,
@@ -513,3 +514,19 @@ def test_cross_key_checks_name_the_key(edit, key):
     edit(section)
     with pytest.raises(ConfigError, match=f"invalid config key '{key}'"):
         check_coding(section)
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "sigmoid", "relu", "erf"])
+def test_numpy_forward_pass_matches_the_samplers(nonlinearity):
+    from layerinfo.coding.units import layer_activities
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(7, 6))
+    samples = [[rng.normal(size=(9, 6)), rng.normal(size=(9, 9))] for _ in range(3)]
+    stacked = [np.stack([s[l] for s in samples]) for l in range(2)]
+    got = layer_activities(stacked, x, nonlinearity)
+    for k, sample in enumerate(samples):
+        net = Network([torch.as_tensor(w) for w in sample], None)
+        want = hidden_activity(net, torch.as_tensor(x), nonlinearity)
+        for l in range(2):
+            np.testing.assert_allclose(got[l][k], want[l].numpy(), rtol=1e-12, atol=1e-14)

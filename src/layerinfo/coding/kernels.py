@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerinfo.coding.langevin import NONLINEARITIES
+from layerinfo.coding.units import NONLINEARITIES
 from layerinfo.coding.tasks import one_hot
 
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
 import layerinfo
-from layerinfo.coding.langevin import SCALINGS, Network, hidden_activity, langevin_sample, readout_prior_variance
 from layerinfo.coding.tasks import one_hot, task_data
+from layerinfo.coding.units import SCALINGS, layer_activities
 from layerinfo.h5io import atomic_path, open_checked
 
 POSTERIOR_FORMAT = "layerinfo-posterior"
@@ -52,6 +51,10 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
 
     Written under a temporary name and renamed when complete.
     """
+    import torch  # the sampler's; reading a posterior file does not need it
+
+    from layerinfo.coding.langevin import langevin_sample, readout_prior_variance
+
     x_tr, l_tr, x_te, l_te, n_classes = task_data(run, dataset_path)
     y_tr = one_hot(l_tr, n_classes)
     prior, sampler = run["prior"], run["sampler"]
@@ -106,11 +109,8 @@ class Posterior:
 
     def layers(self, chain: int, x: np.ndarray) -> list[np.ndarray]:
         """Every hidden layer's activity, a list of ``(S, n_inputs, N)``, for one chain."""
-        c = self.chains[chain]
-        xt = torch.as_tensor(x, dtype=torch.float64)
-        per_sample = [hidden_activity(Network([torch.as_tensor(h[s]) for h in c["hidden"]], None), xt,
-                                      self.config["nonlinearity"]) for s in range(len(c["readout"]))]
-        return [np.stack([layers[l].numpy() for layers in per_sample]) for l in range(len(c["hidden"]))]
+        return layer_activities(self.chains[chain]["hidden"], np.asarray(x, dtype=np.float64),
+                                self.config["nonlinearity"])
 
     def activity(self, chain: int, x: np.ndarray) -> np.ndarray:
         """Last hidden layer ``(S, n_inputs, N)`` of every sample of one chain."""

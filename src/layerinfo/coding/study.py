@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from layerinfo.coding.kernels import gp_interpolate, kernel_alignment, nngp_kernel
-from layerinfo.coding.langevin import RANGES, SCALINGS
+from layerinfo.coding.units import RANGES, SCALINGS
 from layerinfo.coding.posterior import read_posterior
 from layerinfo.coding.schemes import (
     binary_fraction,

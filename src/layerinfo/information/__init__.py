@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerinfo.information import binning, kde
+from layerinfo.information import binning
 from layerinfo.information.discrete import check_samples
 from layerinfo.options import resolve_options
 
@@ -93,6 +93,8 @@ def information_plane_many(activations, labels, estimators: dict[str, tuple[str,
     estimators that act on the activations as they are (``kde_upper``, ``kde_lower``,
     ``akde`` variant ``paper``) share one pass over the pairwise distances.
     """
+    from layerinfo.information import kde  # torch: imported only where a kernel is computed
+
     t, y = check_samples(activations, labels)
     results, shared = {}, []
     for name, (method, params) in estimators.items():
@@ -118,6 +120,8 @@ def _estimate(t: np.ndarray, y: np.ndarray, method: str, params: dict, device: s
         if params["activation"] is not None:
             lower = binning.activation_lower_edge(params["activation"])
         return binning.binned_information(binning.ebab_indices(t, params["n_bins"], lower), y)
+    from layerinfo.information import kde
+
     if method in ("kde_upper", "kde_lower"):
         return kde.kde_information(t, y, params["noise_variance"], bound=method[4:], device=device)
     return kde.akde_information(t, y, **params, device=device)

@@ -20,7 +20,6 @@ from scipy.optimize import minimize
 from scipy.special import erfc, log_ndtr, zeta
 
 from layerinfo.information.discrete import row_symbols
-from layerinfo.models import get_activation
 
 
 def state_counts(states: np.ndarray) -> np.ndarray:
@@ -85,8 +84,13 @@ def binarise(activations: np.ndarray, activation: str) -> np.ndarray:
     if activation == "softmax":
         threshold = 1.0 / t.shape[-1]
     else:
-        fn = get_activation(activation).fn
+        # imported here: the activation registry needs torch, the rest of this module does not
+        # (figures and claims read it without torch)
         import torch
+
+        from layerinfo.models import get_activation
+
+        fn = get_activation(activation).fn
 
         threshold = 0.0 if fn is None else float(fn(torch.zeros(1, dtype=torch.float64)))
     return (t > threshold).astype(np.uint8)
