@@ -104,13 +104,6 @@ def group_checkpoint(wildcards):
     )
 
 
-def run_estimators(wildcards):
-    """The estimators configured for a run's study."""
-    if wildcards.study == STUDY:
-        return config[STUDY]["estimators"]
-    return config[wildcards.study]["training"]["estimators"]
-
-
 def run_dataset(wildcards):
     """The dataset file a run trains on."""
     return f"resources/datasets/{config[STUDY]['dataset']['name']}.npz"
@@ -200,6 +193,7 @@ ISOMETRY = config.get("isometry", {})
 ISOMETRY_RUN = (
     "results/runs/isometry/trained/{activation}-{init}-s{seed}/activations.h5"
 )
+ISOMETRY_TRAINING_SEEDS = ISOMETRY.get("training", {}).get("seeds", [0])
 ISOMETRY_ESTIMATES = (
     "results/estimates/isometry/trained/{activation}-{init}-s{seed}.csv"
 )

@@ -1,15 +1,19 @@
 # Estimators -> results/estimates/... (one tidy table per run) and results/tables/ (aggregates)
 
 
+# All seeds of one experiment x activation x initialisation in one job, as they train: one
+# start-up (Python, torch, the package: 2-3 s) per cell instead of one per seed.
 rule estimate:
     input:
-        ACTIVATIONS,
+        expand(ACTIVATIONS, seed=config[STUDY]["seeds"], allow_missing=True),
     output:
-        ESTIMATES,
+        expand(ESTIMATES, seed=config[STUDY]["seeds"], allow_missing=True),
     log:
-        "logs/estimate/{study}/{experiment}/{activation}-{init}-s{seed}.log",
+        "logs/estimate/{study}/{experiment}/{activation}-{init}.log",
     benchmark:
-        "benchmarks/estimate/{study}/{experiment}/{activation}-{init}-s{seed}.tsv"
+        "benchmarks/estimate/{study}/{experiment}/{activation}-{init}.tsv"
+    wildcard_constraints:
+        study=STUDY,
     conda:
         "../envs/layerinfo.yaml"
     container:
@@ -18,7 +22,7 @@ rule estimate:
     resources:
         mem_mb=memory_per_attempt(2000),
     params:
-        estimators=run_estimators,
+        estimators=config[STUDY]["estimators"],
     script:
         "../scripts/infoplane_estimate.py"
 

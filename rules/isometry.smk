@@ -185,7 +185,7 @@ rule isometry_train:
     output:
         expand(
             "results/runs/isometry/trained/{{activation}}-{{init}}-s{seed}/activations.h5",
-            seed=ISOMETRY.get("training", {}).get("seeds", [0]),
+            seed=ISOMETRY_TRAINING_SEEDS,
         ),
     log:
         "logs/isometry/train/{activation}-{init}.log",
@@ -203,6 +203,29 @@ rule isometry_train:
         checkpoint=isometry_checkpoint,
     script:
         "../scripts/infoplane_train.py"
+
+
+# The estimators on the trained networks, all seeds of one initialisation per job (as rule estimate).
+rule isometry_estimate:
+    input:
+        expand(ISOMETRY_RUN, seed=ISOMETRY_TRAINING_SEEDS, allow_missing=True),
+    output:
+        expand(ISOMETRY_ESTIMATES, seed=ISOMETRY_TRAINING_SEEDS, allow_missing=True),
+    log:
+        "logs/estimate/isometry/trained/{activation}-{init}.log",
+    benchmark:
+        "benchmarks/isometry_estimate/{activation}-{init}.tsv"
+    conda:
+        "../envs/layerinfo.yaml"
+    container:
+        stage_image("compute")
+    threads: 1
+    resources:
+        mem_mb=memory_per_attempt(2000),
+    params:
+        estimators=ISOMETRY.get("training", {}).get("estimators", {}),
+    script:
+        "../scripts/infoplane_estimate.py"
 
 
 rule isometry_aggregate:

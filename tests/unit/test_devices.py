@@ -125,7 +125,8 @@ def test_gpu_profile_requests_a_gpu_for_exactly_the_device_aware_rules():
     assert scripts == {"infoplane_train.py", "infoplane_estimate.py", "isometry_jacobian.py",
                        "isometry_information.py"}
     gpu_rules = _rules_with_script(scripts)
-    assert gpu_rules == {"train", "isometry_train", "estimate", "isometry_jacobian", "isometry_information"}
+    assert gpu_rules == {"train", "isometry_train", "estimate", "isometry_estimate", "isometry_jacobian",
+                         "isometry_information"}
     profile = yaml.safe_load((ROOT / "profiles" / "gpu" / "config.yaml").read_text())
     assert {rule for rule, res in profile["set-resources"].items() if res.get("gpu") == 1} == gpu_rules
     # the workflow itself asks for no GPU: only a profile does
