@@ -34,7 +34,15 @@ rule coding_table:
     input:
         coding_all_posteriors,
     output:
-        **CODING_TABLES,
+        **{
+            name: report(
+                path,
+                caption=f"../report/table_coding_{name}.rst",
+                category="Coding schemes",
+                subcategory="Tables",
+            )
+            for name, path in CODING_TABLES.items()
+        },
     log:
         "logs/coding/table.log",
     benchmark:

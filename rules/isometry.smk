@@ -9,8 +9,18 @@ include: "isometry_common.smk"
 
 rule isometry_meanfield:
     output:
-        meanfield="results/tables/isometry_meanfield.csv",
-        line="results/tables/isometry_critical_line.csv",
+        meanfield=report(
+            "results/tables/isometry_meanfield.csv",
+            caption="../report/table_isometry_meanfield.rst",
+            category="Dynamical isometry",
+            subcategory="Tables",
+        ),
+        line=report(
+            "results/tables/isometry_critical_line.csv",
+            caption="../report/table_isometry_critical_line.rst",
+            category="Dynamical isometry",
+            subcategory="Tables",
+        ),
     log:
         "logs/isometry/meanfield.log",
     benchmark:
@@ -27,9 +37,19 @@ rule isometry_meanfield:
 
 rule isometry_jacobian:
     output:
-        table="results/tables/isometry_jacobian.csv",
+        table=report(
+            "results/tables/isometry_jacobian.csv",
+            caption="../report/table_isometry_jacobian.rst",
+            category="Dynamical isometry",
+            subcategory="Tables",
+        ),
         spectra="results/isometry/jacobian_spectra.npz",
-        theory="results/tables/isometry_channel_theory.csv",
+        theory=report(
+            "results/tables/isometry_channel_theory.csv",
+            caption="../report/table_isometry_channel_theory.rst",
+            category="Dynamical isometry",
+            subcategory="Tables",
+        ),
     log:
         "logs/isometry/jacobian.log",
     benchmark:
@@ -47,7 +67,12 @@ rule isometry_jacobian:
 
 rule isometry_information:
     output:
-        "results/tables/isometry_information.csv",
+        report(
+            "results/tables/isometry_information.csv",
+            caption="../report/table_isometry_information.rst",
+            category="Dynamical isometry",
+            subcategory="Tables",
+        ),
     log:
         "logs/isometry/information.log",
     benchmark:
@@ -233,7 +258,12 @@ rule isometry_aggregate:
         isometry_run_files(ISOMETRY_ESTIMATES) if "training" in ISOMETRY else [],
     output:
         runs="results/tables/isometry_training_runs.csv",
-        mean="results/tables/isometry_training.csv",
+        mean=report(
+            "results/tables/isometry_training.csv",
+            caption="../report/table_isometry_training.rst",
+            category="Dynamical isometry",
+            subcategory="Tables",
+        ),
     log:
         "logs/isometry/aggregate.log",
     benchmark:

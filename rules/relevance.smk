@@ -40,7 +40,12 @@ rule relevance_generate:
         dataset=relevance_dataset,
     output:
         samples=f"{RELEVANCE_DBN}/generated.npz",
-        table="results/tables/relevance_generation.csv",
+        table=report(
+            "results/tables/relevance_generation.csv",
+            caption="../report/table_relevance_generation.rst",
+            category="Resolution and relevance",
+            subcategory="Tables",
+        ),
     log:
         "logs/relevance/generate.log",
     benchmark:
@@ -63,8 +68,18 @@ rule relevance_table:
         states=f"{RELEVANCE_DBN}/states.npz",
         generation="results/tables/relevance_generation.csv",
     output:
-        table="results/tables/relevance.csv",
-        summary="results/tables/relevance_summary.csv",
+        table=report(
+            "results/tables/relevance.csv",
+            caption="../report/table_relevance.rst",
+            category="Resolution and relevance",
+            subcategory="Tables",
+        ),
+        summary=report(
+            "results/tables/relevance_summary.csv",
+            caption="../report/table_relevance_summary.rst",
+            category="Resolution and relevance",
+            subcategory="Tables",
+        ),
     log:
         "logs/relevance/table.log",
     benchmark:

@@ -84,3 +84,14 @@ def test_coding_target_names_a_missing_section(tmp_path):
     proc = snakemake(tmp_path, "coding", "--dry-run")
     assert proc.returncode != 0
     assert "no 'coding' section" in proc.stderr + proc.stdout
+
+
+def test_report_shows_the_tables(finished):
+    report = finished / "report.html"
+    proc = snakemake(finished, "coding", "--report", str(report))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = report.read_text()
+    for table in ("coding_schemes.csv", "coding_layers.csv", "coding_generalisation.csv", "coding_codes.csv"):
+        assert table in text, table
+    # the tables' captions (file names alone also appear as the figures' inputs)
+    assert "the measures it decides on" in text and "the share of neurons that carry it" in text
