@@ -1,6 +1,8 @@
 """Config validation: every bad config is refused with the key named and the allowed values."""
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,19 @@ def test_runs_and_run_config():
     override[IP]["experiments"]["main"]["training"] = {"l2": 0.015}
     rc2 = run_config(override, "main", "relu", "orthogonal", 2)
     assert rc2["training"]["l2"] == 0.015 and rc2["training"]["epochs"] == cfg[IP]["training"]["epochs"]
+
+
+def test_paper_config_runs_the_coding_study_on_mnist_and_cifar10(tmp_path):
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    validate_config(paper, SCHEMA)
+    tasks = paper["coding"]["tasks"]
+    assert {spec["dataset"] for spec in tasks.values() if spec["kind"] == "dataset"} == {"mnist", "cifar10"}
+    assert all(spec["depth"] == 1 for spec in tasks.values() if spec["kind"] == "dataset")
+    # the workflow fetches both through rule dataset_download (planned, not run: no network here)
+    targets = [f"results/runs/coding/{task}/relu-feature-w500/posterior.h5" for task in ("mnist", "cifar10")]
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
+                           "--directory", str(tmp_path), "--dry-run",
+                           "--configfile", str(ROOT / "config" / "paper.yaml")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "dataset_download" in proc.stdout and "coding_sample" in proc.stdout, proc.stdout
