@@ -55,7 +55,6 @@ from layerinfo.progress import progress
 log = logging.getLogger(__name__)
 
 
-
 class SamplerDivergedError(RuntimeError):
     """The Langevin chain produced NaN or infinite values (step size too large)."""
 

@@ -128,7 +128,8 @@ def _kernel_sums(x: np.ndarray, c: torch.Tensor, widths: list[float], block: int
     cut = _NEGLIGIBLE_EXPONENT + math.log(k)
     nearest, farthest = _block_distances(x, blocks)
     # needed[i, j]: how many of the widths (widest first) block pair (i, j) must evaluate;
-    # floored[i, j]: from which width on an exponent of the pair can fall below the floor.
+    # floored[i, j]: how many of them (widest first) cannot reach the exponent floor there; the
+    # narrower ones may.
     needed = (nearest[:, :, None] < cut * np.asarray(a)[None, None, :]).sum(axis=2)
     floored = (farthest[:, :, None] <= -_EXPONENT_FLOOR * np.asarray(a)[None, None, :]).sum(axis=2)
     u = torch.as_tensor(x, device=dev)
