@@ -9,6 +9,7 @@ CODING_FIGURES = (
     "kernels",
     "generalisation",
     "traces",
+    "drift",
 )
 CODING_CAPTIONS = {
     "readout_weights": "coding_readout_weights",
@@ -16,6 +17,7 @@ CODING_CAPTIONS = {
     "kernels": "coding_kernels",
     "generalisation": "coding_generalisation",
     "traces": "coding_traces",
+    "drift": "coding_drift",
 }
 CODING_TABLES = {
     "schemes": "results/tables/coding_schemes.csv",

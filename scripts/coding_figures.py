@@ -1,4 +1,4 @@
-"""Rule coding_figures: readout weights, activation maps, kernels and generalisation and chain traces of one task."""
+"""Rule coding_figures: readout weights, activation maps, kernels, generalisation, chain traces and code drift of one task."""
 
 from layerinfo.coding.plots import save_coding_figures
 from layerinfo.workflow.jobs import job_log
@@ -6,5 +6,5 @@ from layerinfo.workflow.jobs import job_log
 with job_log(snakemake.log[0], snakemake.threads):
     save_coding_figures(snakemake.input.posteriors, snakemake.input.generalisation, snakemake.wildcards.task,
                         snakemake.output.readout_weights, snakemake.output.activation_maps,
-                        snakemake.output.kernels, snakemake.output.generalisation, snakemake.output.traces,
+                        snakemake.output.kernels, snakemake.output.generalisation, snakemake.output.traces, snakemake.output.drift,
                         snakemake.params.threshold)

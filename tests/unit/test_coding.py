@@ -530,3 +530,17 @@ def test_numpy_forward_pass_matches_the_samplers(nonlinearity):
         want = hidden_activity(net, torch.as_tensor(x), nonlinearity)
         for l in range(2):
             np.testing.assert_allclose(got[l][k], want[l].numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_drift_figure_shows_the_drift_statistic_of_the_table(tmp_path):
+    from layerinfo.coding import plots
+
+    run = coding_run_config(TINY, "toy", "relu", "feature")
+    post = posterior.read_posterior(posterior.sample_run(run, tmp_path / "posterior.h5"))
+    _, layers, _, _ = study.run_measures(tmp_path / "posterior.h5", 0.5)
+    fig = plots.drift_figure([post])
+    title = fig.axes[0].get_title()
+    assert title.endswith(f"drift statistic {layers[-1]['drift']:.2f}"), (title, layers[-1]["drift"])
+    # one point per neuron and class of chain 0
+    assert len(fig.axes[0].collections[0].get_offsets()) == 8 * 3
+    plots.plt.close(fig)

@@ -65,7 +65,7 @@ def test_coding_table_and_figures(finished):
     for _, run in codes.groupby(["task", "nonlinearity", "scaling", "width"]):
         assert run["neuron_fraction"].sum() == pytest.approx(1.0)
     figures = sorted((finished / "results/figures/coding/toy").glob("*.png"))
-    assert [f.name for f in figures] == ["activation_maps.png", "generalisation.png", "kernels.png",
+    assert [f.name for f in figures] == ["activation_maps.png", "drift.png", "generalisation.png", "kernels.png",
                                          "readout_weights.png", "traces.png"]
     assert all(f.stat().st_size > 10_000 for f in figures)
     assert (finished / "results/figures/coding/widths.png").stat().st_size > 10_000

@@ -201,6 +201,32 @@ def traces_figure(posteriors: list) -> plt.Figure:
     return fig
 
 
+def drift_figure(posteriors: list) -> plt.Figure:
+    """Each last-layer neuron's class responses (centred over classes) in the first kept sample
+    of chain 0 against the last one, all classes pooled: points on the diagonal keep their code
+    along the chain; the title gives the drift statistic of :func:`schemes.drift` (mean over
+    chains)."""
+    nls, scs, by = _grid(posteriors)
+    fig, axes = plt.subplots(len(scs), len(nls), figsize=(2.9 * len(nls), 2.8 * len(scs)), squeeze=False)
+    for ax, nl, sc, post in _panels(axes, nls, scs, by):
+        x, labels = post.data["x_train"], post.data["labels_train"]
+        responses = [schemes.class_responses(post.activity(k, x), labels, post.n_classes)
+                     for k in range(len(post.chains))]
+        first, last = (r - r.mean(1, keepdims=True) for r in (responses[0][0], responses[0][-1]))
+        ax.scatter(first.ravel(), last.ravel(), s=3, alpha=0.4, color="C0", edgecolors="none")
+        lim = np.nanmax(np.abs(np.concatenate([first.ravel(), last.ravel()]))) or 1.0
+        ax.plot([-lim, lim], [-lim, lim], color="0.5", lw=0.7)
+        value = np.nanmean([schemes.drift(r) for r in responses])
+        ax.set_title(f"{nl}, {SCALING_NAMES.get(sc, sc)}\ndrift statistic {value:.2f}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for row in axes:
+        row[0].set_ylabel("last kept sample", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("first kept sample", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def widths_figure(table: pd.DataFrame) -> plt.Figure:
     """Outlier neurons of the readout (count and ``max |a| / sqrt(N)``) against the width N for
     every run measured at several widths; a sparse code keeps its count as N grows while its
@@ -226,9 +252,9 @@ def widths_figure(table: pd.DataFrame) -> plt.Figure:
 
 
 def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, task: str,
-                        readout_png, maps_png, kernels_png, generalisation_png, traces_png,
+                        readout_png, maps_png, kernels_png, generalisation_png, traces_png, drift_png,
                         threshold: float = 0.5) -> None:
-    """The five figures of one task, from its posterior files and the per-class table."""
+    """The six figures of one task, from its posterior files and the per-class table."""
     posteriors = [posterior.read_posterior(p) for p in posterior_paths]
     base = min(p.config["width"] for p in posteriors)
     posteriors = [p for p in posteriors if p.config["width"] == base]  # extra widths: widths_figure
@@ -237,3 +263,4 @@ def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, 
     save_figure(kernels_figure(posteriors), kernels_png)
     save_figure(generalisation_figure(pd.read_csv(generalisation_csv), task), generalisation_png)
     save_figure(traces_figure(posteriors), traces_png)
+    save_figure(drift_figure(posteriors), drift_png)
