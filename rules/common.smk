@@ -194,6 +194,7 @@ ISOMETRY_RUN = (
     "results/runs/isometry/trained/{activation}-{init}-s{seed}/activations.h5"
 )
 ISOMETRY_TRAINING_SEEDS = ISOMETRY.get("training", {}).get("seeds", [0])
+ISOMETRY_TRAINING_ESTIMATORS = ISOMETRY.get("training", {}).get("estimators", {})
 ISOMETRY_ESTIMATES = (
     "results/estimates/isometry/trained/{activation}-{init}-s{seed}.csv"
 )

@@ -248,7 +248,7 @@ rule isometry_estimate:
     resources:
         mem_mb=memory_per_attempt(2000),
     params:
-        estimators=ISOMETRY.get("training", {}).get("estimators", {}),
+        estimators=ISOMETRY_TRAINING_ESTIMATORS,
     script:
         "../scripts/infoplane_estimate.py"
 
@@ -327,7 +327,7 @@ rule isometry_information_planes:
                 subcategory="Information planes after training",
                 labels={"initialisation": "{init}", "estimator": estimator},
             )
-            for estimator in ISOMETRY.get("training", {}).get("estimators", {})
+            for estimator in ISOMETRY_TRAINING_ESTIMATORS
         ],
     log:
         "logs/isometry/{experiment}/{activation}-{init}.log",
@@ -338,7 +338,7 @@ rule isometry_information_planes:
     container:
         stage_image("figures")
     params:
-        estimators=list(ISOMETRY.get("training", {}).get("estimators", {})),
+        estimators=list(ISOMETRY_TRAINING_ESTIMATORS),
     script:
         "../scripts/infoplane_figures.py"
 

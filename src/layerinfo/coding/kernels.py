@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerinfo.coding.units import NONLINEARITIES
+from layerinfo.coding.units import check_nonlinearity
 from layerinfo.coding.tasks import one_hot
 
 
@@ -25,8 +25,7 @@ def nngp_kernel(x1: np.ndarray, x2: np.ndarray, nonlinearity: str, depth: int = 
     -------
     ndarray, shape (n1, n2)
     """
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {', '.join(NONLINEARITIES)}, got {nonlinearity!r}")
+    check_nonlinearity(nonlinearity)
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
     x1, x2 = np.asarray(x1, float), np.asarray(x2, float)

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from layerinfo.coding.units import NONLINEARITIES, SCALINGS, SQRT_PI_HALF
+from layerinfo.coding.units import NONLINEARITIES, SCALINGS, SQRT_PI_HALF, check_nonlinearity
 from layerinfo.progress import progress
 
 log = logging.getLogger(__name__)
@@ -268,8 +268,7 @@ def langevin_sample(x: np.ndarray, y: np.ndarray, *, nonlinearity: str, scaling:
     ----------
     van Meegen & Sompolinsky 2025, arXiv:2406.16689; Welling & Teh 2011 (Langevin sampling).
     """
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {', '.join(NONLINEARITIES)}, got {nonlinearity!r}")
+    check_nonlinearity(nonlinearity)
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
     if not 1 <= depth <= 3:

@@ -161,13 +161,7 @@ def check_recipe(path, root=None, requirements=None):
         problems.append(f"{path}: 'From: {{{{ base }}}}' is required (found {header.get('From')!r})")
     if not any(line.startswith("base=") for line in sections.get("arguments", [])):
         problems.append(f"{path}: %arguments must give the base a default (base=containers/base.sif)")
-    for name in sections:
-        if name not in KNOWN_SECTIONS:
-            problems.append(f"{path}: unknown section %{name}; allowed: "
-                            + ", ".join(f"%{s}" for s in sorted(KNOWN_SECTIONS)))
-    for name in REQUIRED_SECTIONS:
-        if not sections.get(name):
-            problems.append(f"{path}: section %{name} is missing or empty")
+    problems += _section_problems(path, sections, REQUIRED_SECTIONS)
     copied = {}
     for line in sections.get("files", []):
         source, _, destination = line.partition(" ")
@@ -201,6 +195,13 @@ def check_recipe(path, root=None, requirements=None):
     return problems
 
 
+def _section_problems(path, sections, required) -> list[str]:
+    """Unknown sections, and required ones missing or empty, of a parsed recipe."""
+    problems = [f"{path}: unknown section %{name}; allowed: " + ", ".join(f"%{s}" for s in sorted(KNOWN_SECTIONS))
+                for name in sections if name not in KNOWN_SECTIONS]
+    return problems + [f"{path}: section %{name} is missing or empty" for name in required if not sections.get(name)]
+
+
 def check_base_recipe(path):
     """Problems of a base recipe (``containers/base/*.def``): a registry image pinned by digest
     (``Bootstrap: docker``) or Debian's archive (``Bootstrap: debootstrap`` with ``OSVersion``),
@@ -219,14 +220,7 @@ def check_base_recipe(path):
     else:
         problems.append(f"{path}: a base is 'Bootstrap: docker' (by digest) or 'Bootstrap: debootstrap' "
                         f"(found {bootstrap!r})")
-    for name in sections:
-        if name not in KNOWN_SECTIONS:
-            problems.append(f"{path}: unknown section %{name}; allowed: "
-                            + ", ".join(f"%{s}" for s in sorted(KNOWN_SECTIONS)))
-    for name in ("test", "labels"):
-        if not sections.get(name):
-            problems.append(f"{path}: section %{name} is missing or empty")
-    return problems
+    return problems + _section_problems(path, sections, ("test", "labels"))
 
 
 def main(argv=None):
