@@ -279,6 +279,11 @@ def relevance_dataset(wildcards):
 # Downloads (rules/data.smk)
 
 
+def download_checksums(wildcards):
+    """The file table replacing the pinned one for a dataset (empty: the pinned table)."""
+    return dict(config.get("datasets", {}).get("checksums", {}).get(wildcards.name, {}))
+
+
 def download_directory(wildcards):
     """Where the files of one downloaded dataset are kept (verified copies are reused)."""
     return f"resources/downloads/{wildcards.name}"

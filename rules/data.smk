@@ -39,5 +39,6 @@ rule dataset_download:
         "../envs/layerinfo.yaml"
     params:
         directory=download_directory,
+        checksums=download_checksums,
     script:
         "../scripts/data_download.py"

@@ -544,3 +544,21 @@ def test_drift_figure_shows_the_drift_statistic_of_the_table(tmp_path):
     # one point per neuron and class of chain 0
     assert len(fig.axes[0].collections[0].get_offsets()) == 8 * 3
     plots.plt.close(fig)
+
+
+def test_kernels_figure_shows_every_layer_with_the_tables_alignments(tmp_path):
+    from layerinfo.coding import plots
+
+    run = coding_run_config(TINY, "toy", "relu", "feature")
+    post = posterior.read_posterior(posterior.sample_run(run, tmp_path / "posterior.h5"))
+    _, layers, _, _ = study.run_measures(tmp_path / "posterior.h5", 0.5)
+    fig = plots.kernels_figure([post])
+    titles = [ax.get_title() for ax in fig.axes]
+    # depth 2, one scaling: per layer the sampled kernel, then the closed form of that layer
+    assert len(titles) == 4
+    for l, layer in enumerate(layers):
+        sampled, closed = titles[2 * l], titles[2 * l + 1]
+        assert sampled.startswith(f"relu, layer {l + 1}, feature") and "closed form" in closed
+        assert sampled.endswith(f"alignment {layer['kernel_alignment']:.2f}"), (sampled, layer)
+        assert closed.endswith(f"alignment {layer['kernel_alignment_gp']:.2f}"), (closed, layer)
+    plots.plt.close(fig)

@@ -2,12 +2,8 @@
 mismatch, server error, interrupted transfer, local mirrors; nothing complete-looking is left
 behind by a failure. No traffic leaves 127.0.0.1."""
 
-import gzip
 import hashlib
-import http.server
 import shutil
-import struct
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,93 +17,20 @@ from layerinfo.datasets.download import (
     download_and_save,
     download_dataset,
     fetch_file,
+    file_table,
     sources,
 )
 from layerinfo.datasets.tishby import make_tishby
+from localmirror import Server
+from localmirror import fake_mnist, md5_table
 
 # reference data beside the checkout (../shared/data), present where the project is developed
 VAR_U = Path(__file__).resolve().parents[3] / "shared" / "data" / "var_u.mat"
 
 
-def _idx_images(images):
-    n, rows, cols = images.shape
-    return struct.pack(">iiii", 0x0803, n, rows, cols) + images.astype(np.uint8).tobytes()
-
-
-def _idx_labels(labels):
-    return struct.pack(">ii", 0x0801, len(labels)) + labels.astype(np.uint8).tobytes()
-
-
-def _fake_mnist(rng):
-    """Gzipped idx files in MNIST's names: 6 training and 4 test images of 28x28."""
-    train_x = rng.integers(0, 256, size=(6, 28, 28))
-    test_x = rng.integers(0, 256, size=(4, 28, 28))
-    train_y, test_y = rng.integers(0, 10, size=6), rng.integers(0, 10, size=4)
-    raw = {
-        "train-images-idx3-ubyte.gz": _idx_images(train_x),
-        "train-labels-idx1-ubyte.gz": _idx_labels(train_y),
-        "t10k-images-idx3-ubyte.gz": _idx_images(test_x),
-        "t10k-labels-idx1-ubyte.gz": _idx_labels(test_y),
-    }
-    files = {name: gzip.compress(data, mtime=0) for name, data in raw.items()}
-    images = np.concatenate([train_x, test_x]).reshape(10, 784)
-    return files, images, np.concatenate([train_y, test_y])
-
-
-class _Server:
-    """Serves ``/good/<f>`` as is, ``/corrupt/<f>`` with one byte changed, ``/error/<f>`` as
-    HTTP 500, ``/missing/<f>`` as 404 and ``/cut/<f>`` closed after half of the announced body."""
-
-    def __init__(self, files):
-        self.files = files
-        self.requests = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server.requests.append(self.path)
-                _, mode, name = self.path.split("/", 2)
-                body = server.files.get(name)
-                if body is None or mode == "missing":
-                    self.send_error(404)
-                    return
-                if mode == "error":
-                    self.send_error(500, "planted failure")
-                    return
-                if mode == "corrupt":
-                    body = bytes([body[0] ^ 0xFF]) + body[1:]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if mode == "cut":
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, mode):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{mode}/"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
 def mnist_files():
-    return _fake_mnist(np.random.default_rng(0))
+    return fake_mnist(np.random.default_rng(0))
 
 
 def _table(files):
@@ -132,7 +55,7 @@ def test_sources_take_torchvision_tables():
 
 def test_download_success_converts_through_torchvision(tmp_path, mnist_files):
     files, images, labels = mnist_files
-    with _Server(files) as server:
+    with Server(files) as server:
         # the first mirror fails: the next one is tried
         mirrors = [server.url("error"), server.url("good")]
         dataset = download_dataset("mnist", tmp_path / "dl", mirrors, files=_table(files))
@@ -150,7 +73,7 @@ def test_download_success_converts_through_torchvision(tmp_path, mnist_files):
 def test_checksum_mismatch_names_file_checksums_and_fix(tmp_path, mnist_files):
     files, _, _ = mnist_files
     table = _table(files)
-    with _Server(files) as server, pytest.raises(DownloadError) as info:
+    with Server(files) as server, pytest.raises(DownloadError) as info:
         download_dataset("mnist", tmp_path / "dl", [server.url("corrupt")], files=table)
     message = str(info.value)
     first = table[0]
@@ -165,7 +88,7 @@ def test_checksum_mismatch_names_file_checksums_and_fix(tmp_path, mnist_files):
 def test_server_error_leaves_nothing(tmp_path, mnist_files, mode, expected):
     files, _, _ = mnist_files
     output = tmp_path / "mnist.npz"
-    with _Server(files) as server, pytest.raises(DownloadError, match=expected):
+    with Server(files) as server, pytest.raises(DownloadError, match=expected):
         _save_with_table(files, output, tmp_path / "dl", [server.url(mode)])
     assert not output.exists()
     assert _complete_looking(tmp_path) == []
@@ -174,7 +97,7 @@ def test_server_error_leaves_nothing(tmp_path, mnist_files, mode, expected):
 def test_interrupted_transfer_leaves_nothing(tmp_path, mnist_files):
     files, _, _ = mnist_files
     first = next(iter(files))
-    with _Server(files) as server, pytest.raises(DownloadError) as info:
+    with Server(files) as server, pytest.raises(DownloadError) as info:
         fetch_file(_table(files)[0], [server.url("cut")], tmp_path / "dl")
     half, full = len(files[first]) // 2, len(files[first])
     assert f"received {half} of {full} bytes" in str(info.value)
@@ -186,7 +109,7 @@ def test_corrupted_leftover_is_replaced(tmp_path, mnist_files):
     entry = _table(files)[1]
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / entry.filename).write_bytes(b"truncated")
-    with _Server(files) as server:
+    with Server(files) as server:
         path = fetch_file(entry, [server.url("good")], tmp_path / "dl")
         assert server.requests == [f"/good/{entry.filename}"]
     assert path.read_bytes() == files[entry.filename]
@@ -209,7 +132,7 @@ def test_local_directory_and_file_url_mirrors(tmp_path, mnist_files):
 
 @pytest.mark.skipif(not VAR_U.exists(), reason="the published var_u.mat is not available")
 def test_published_tishby_file_matches_the_generator(tmp_path):
-    with _Server({"var_u.mat": VAR_U.read_bytes()}) as server:
+    with Server({"var_u.mat": VAR_U.read_bytes()}) as server:
         download_and_save("tishby_published", tmp_path / "t.npz", tmp_path / "dl", [server.url("good")])
     dataset = read_dataset(tmp_path / "t.npz")
     inputs, labels = make_tishby()
@@ -239,6 +162,25 @@ def test_arguments_are_validated(tmp_path):
         download_dataset("mnist", tmp_path, timeout=0)
     with pytest.raises(ValueError, match="algorithm"):
         RemoteFile("x", "0", "crc32")
+
+
+def test_config_checksums_replace_the_pinned_table_and_name_the_key(mnist_files):
+    files, _, _ = mnist_files
+    assert file_table("mnist", {}) is None and file_table("mnist", None) is None
+    table = file_table("mnist", md5_table(files))
+    # torchvision's order and algorithm, the config's digests
+    assert [f.filename for f in table] == [f.filename for f in sources()["mnist"].files]
+    assert all(f.checksum == hashlib.md5(files[f.filename]).hexdigest() and f.algorithm == "md5" for f in table)
+    assert file_table("tishby_published", {"var_u.mat": "A" * 64})[0] == RemoteFile("var_u.mat", "a" * 64, "sha256")
+    partial = dict(list(md5_table(files).items())[:3])
+    with pytest.raises(ValueError, match=r"invalid config key 'datasets.checksums.mnist': .*t10k-labels-idx1-ubyte.gz"):
+        file_table("mnist", partial)
+    with pytest.raises(ValueError, match=r"'datasets.checksums.mnist': .* got .*other.gz"):
+        file_table("mnist", {**md5_table(files), "other.gz": "0" * 32})
+    wrong = {**md5_table(files), "train-images-idx3-ubyte.gz": "0" * 64}  # a SHA-256 where MD5 is pinned
+    with pytest.raises(ValueError, match=r"'datasets.checksums.mnist.train-images-idx3-ubyte.gz': expected a md5 "
+                                         r"digest \(32 hex digits\)"):
+        file_table("mnist", wrong)
 
 
 def _save_with_table(files, output, directory, mirrors):
@@ -274,7 +216,7 @@ def test_cifar10_archive_through_torchvision_keeps_channel_major_pixels(tmp_path
     monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
     monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names", "md5": md5["batches.meta"]})
     table = [RemoteFile("cifar-10-python.tar.gz", hashlib.md5(archive).hexdigest())]
-    with _Server({"cifar-10-python.tar.gz": archive}) as server:
+    with Server({"cifar-10-python.tar.gz": archive}) as server:
         dataset = download_dataset("cifar10", tmp_path / "dl", [server.url("good")], files=table)
     order = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
     expected = np.concatenate([batches[name][0] for name in order])

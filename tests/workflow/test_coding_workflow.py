@@ -95,3 +95,47 @@ def test_report_shows_the_tables(finished):
         assert table in text, table
     # the tables' captions (file names alone also appear as the figures' inputs)
     assert "the measures it decides on" in text and "the share of neurons that carry it" in text
+
+
+def test_mnist_path_from_a_local_mirror(tmp_path):
+    """S4 on MNIST as `config/paper.yaml` runs it, at toy size: rule dataset_download fetches
+    MNIST-format files made here from an HTTP mirror on 127.0.0.1 (their MD5s given under
+    datasets.checksums, as for a mirror with its own copies), then one hidden layer is sampled
+    on a class-balanced, standardised subset and measured per class."""
+    import h5py
+    import numpy as np
+
+    from localmirror import Server, fake_mnist, md5_table
+
+    files, _, _ = fake_mnist(np.random.default_rng(3), n_train=60, n_test=20, class_structure=True)
+    config = tiny_config()
+    coding = config["coding"]
+    coding["tasks"] = {"mnist": {"kind": "dataset", "dataset": "mnist", "n_train": 40, "n_test": 30, "depth": 1}}
+    coding["network"]["width_scan"] = {"factors": [], "nonlinearities": [], "scalings": [], "tasks": []}
+    config["datasets"]["checksums"] = {"mnist": md5_table(files)}
+    with Server(files) as server:
+        config["datasets"]["mirrors"] = {"mnist": [server.url("good")]}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        proc = snakemake(tmp_path, "coding")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert sorted(server.requests) == sorted(f"/good/{name}" for name in files)
+    with h5py.File(tmp_path / "results/runs/coding/mnist/sigmoid-feature-w40/posterior.h5") as f:
+        x_train, labels = f["data/x_train"][()], f["data/labels_train"][()]
+        assert len(f["data/labels_test"]) == 30
+    assert np.bincount(labels).tolist() == [4] * 10  # class-balanced, sorted by class
+    assert (np.diff(labels) >= 0).all()
+    varying = int((x_train.std(0) > 0).sum())
+    assert np.mean(np.sum(x_train ** 2, 1)) == pytest.approx(varying, rel=1e-9)  # |x|^2 = N0 on average
+    schemes = pd.read_csv(tmp_path / "results/tables/coding_schemes.csv").set_index("nonlinearity")
+    assert set(schemes["task"]) == {"mnist"} and set(schemes["n_classes"]) == {10}
+    per_class = pd.read_csv(tmp_path / "results/tables/coding_generalisation.csv")
+    assert set(per_class["class"]) <= set(range(10)) and per_class["test_error"].between(0, 1).all()
+    for (nl, model), rows in per_class.groupby(["nonlinearity", "model"]):
+        assert rows["n_test"].sum() == 30
+        pooled = float((rows["test_error"] * rows["n_test"]).sum() / 30)  # per-class errors add up to the run's
+        column = "test_error" if model == "network" else "test_error_gp"
+        assert pooled == pytest.approx(schemes.loc[nl, column]), (nl, model)
+    claims = pd.read_csv(tmp_path / "results/tables/claims_coding.csv")
+    assert {"s4_linear_analog_mnist", "s4_sigmoid_redundant_mnist", "s4_relu_sparse_mnist"} <= set(claims["claim"])
+    figures = sorted(p.name for p in (tmp_path / "results/figures/coding/mnist").glob("*.png"))
+    assert len(figures) == 6

@@ -111,41 +111,39 @@ def activation_maps_figure(posteriors: list, threshold: float = 0.5) -> plt.Figu
 
 
 def kernels_figure(posteriors: list) -> plt.Figure:
-    """Posterior-averaged kernels ``<(1/N) sum_i phi_i(x) phi_i(x')>`` on the training inputs
-    (sorted by class), one row per scaling, and the closed-form lazy (infinite-width prior)
-    kernel in the last row."""
+    """Posterior-averaged kernels ``<(1/N) sum_i phi_i(x) phi_i(x')>`` of every hidden layer on
+    the training inputs (sorted by class): for each layer one row per scaling and a row with the
+    closed-form lazy (infinite-width prior) kernel of that layer; one column per nonlinearity."""
     nls, scs, by = _grid(posteriors)
-    fig, axes = plt.subplots(len(scs) + 1, len(nls), figsize=(2.8 * len(nls), 2.7 * (len(scs) + 1)), squeeze=False)
-    examples = {}  # nonlinearity -> its last posterior, for the closed-form row
-    for ax, nl, sc, post in _panels(axes, nls, scs, by):
-        examples[nl] = post
-        x, labels = post.data["x_train"], post.data["labels_train"]
-        order = np.argsort(labels, kind="stable")
-        ks = []
-        for k in range(len(post.chains)):
-            act = post.activity(k, x[order])
-            ks.append(np.einsum("sin,sjn->ij", act, act) / (act.shape[0] * act.shape[2]))
-        kernel = np.mean(ks, 0)
-        ax.imshow(kernel, cmap="viridis")
-        align = kernels.kernel_alignment(kernel, labels[order], post.n_classes)
-        ax.set_title(f"{nl}, {sc}\nalignment {align:.2f}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for j, nl in enumerate(nls):
-        ax = axes[-1, j]
-        example = examples.get(nl)
-        if example is None:
-            ax.set_axis_off()
-            continue
-        x, labels = example.data["x_train"], example.data["labels_train"]
-        order = np.argsort(labels, kind="stable")
-        cfg = example.config
-        gp = kernels.nngp_kernel(x[order], x[order], nl, cfg["task_spec"]["depth"], cfg["prior"]["sigma_w2"])
-        ax.imshow(gp, cmap="viridis")
-        ax.set_title(f"{nl}, closed form (prior, N→∞)\nalignment "
-                     f"{kernels.kernel_alignment(gp, labels[order], example.n_classes):.2f}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    depth = len(next(iter(by.values())).chains[0]["hidden"])
+    rows = [(l, sc) for l in range(depth) for sc in [*scs, None]]  # None: the closed-form row
+    fig, axes = plt.subplots(len(rows), len(nls), figsize=(2.6 * len(nls), 2.5 * len(rows)), squeeze=False)
+    layers = {}  # (nonlinearity, scaling) -> posterior-averaged kernel of each layer
+    for (nl, sc), post in by.items():
+        order = np.argsort(post.data["labels_train"], kind="stable")
+        x = post.data["x_train"][order]
+        per_chain = [[np.einsum("sin,sjn->ij", a, a) / (a.shape[0] * a.shape[2]) for a in post.layers(k, x)]
+                     for k in range(len(post.chains))]
+        layers[(nl, sc)] = np.mean(per_chain, axis=0)
+    for i, (l, sc) in enumerate(rows):
+        for j, nl in enumerate(nls):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            post = by.get((nl, sc)) if sc is not None else next((by[(nl, s)] for s in scs if (nl, s) in by), None)
+            if post is None:
+                ax.set_axis_off()
+                continue
+            labels = np.sort(post.data["labels_train"], kind="stable")
+            if sc is None:
+                x = post.data["x_train"][np.argsort(post.data["labels_train"], kind="stable")]
+                kernel = kernels.nngp_kernel(x, x, nl, l + 1, post.config["prior"]["sigma_w2"])
+                what = "closed form (prior, N→∞)"
+            else:
+                kernel, what = layers[(nl, sc)][l], sc
+            ax.imshow(kernel, cmap="viridis")
+            align = kernels.kernel_alignment(kernel, labels, post.n_classes)
+            ax.set_title(f"{nl}, layer {l + 1}, {what}\nalignment {align:.2f}", fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -92,6 +92,39 @@ def sources() -> dict[str, Source]:
 DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10", "tishby_published")
 
 
+def file_table(name: str, checksums: dict | None) -> tuple[RemoteFile, ...] | None:
+    """The file table of ``name`` with the digests of ``checksums`` (file name -> hex digest,
+    config key ``datasets.checksums.<name>``), or ``None`` (the pinned table) when it is empty.
+
+    A mirror that serves its own copies (recompressed, say) needs its own digests; the file
+    names must be the pinned ones, because the conversion reads them by name.
+
+    Raises
+    ------
+    ValueError
+        Naming the key, when a file is missing or unknown or a digest is not of the right algorithm.
+    """
+    if not checksums:
+        return None
+    if name not in DOWNLOADABLE:
+        raise ValueError(f"name must be one of {', '.join(DOWNLOADABLE)}, got {name!r}")
+    pinned = sources()[name].files
+    key = f"datasets.checksums.{name}"
+    expected = [f.filename for f in pinned]
+    if sorted(checksums) != sorted(expected):
+        raise ValueError(f"invalid config key '{key}': it must give a digest for exactly the files "
+                         f"{', '.join(expected)}; got {', '.join(sorted(checksums))}")
+    table = []
+    for f in pinned:
+        digest = str(checksums[f.filename]).lower()
+        length = hashlib.new(f.algorithm).digest_size * 2
+        if len(digest) != length or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"invalid config key '{key}.{f.filename}': expected a {f.algorithm} digest "
+                             f"({length} hex digits), got {checksums[f.filename]!r}")
+        table.append(RemoteFile(f.filename, digest, f.algorithm))
+    return tuple(table)
+
+
 def file_checksum(path: str | os.PathLike, algorithm: str) -> str:
     """Hex digest of a file (``algorithm`` one of ``md5``, ``sha256``)."""
     if algorithm not in ALGORITHMS:
@@ -289,10 +322,10 @@ def download_dataset(name: str, directory: str | os.PathLike, mirrors=None, *, f
 
 
 def download_and_save(name: str, output: str | os.PathLike, directory: str | os.PathLike, mirrors=None, *,
-                      timeout: float = 60.0) -> Dataset:
+                      files=None, timeout: float = 60.0) -> Dataset:
     """:func:`download_dataset`, then write the ``.npz`` atomically (nothing on failure)."""
     from layerinfo.datasets import save_dataset
 
-    dataset = download_dataset(name, directory, mirrors, timeout=timeout)
+    dataset = download_dataset(name, directory, mirrors, files=files, timeout=timeout)
     save_dataset(dataset, output)
     return dataset
