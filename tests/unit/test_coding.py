@@ -446,9 +446,34 @@ def test_dataset_subset_is_class_balanced():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(4), [50, 10, 30, 20])
     inputs = rng.standard_normal((110, 5))
-    x, l, xt, lt = tasks.dataset_task(inputs, labels, 20, 30, rng)
+    x, l, xt, lt = tasks.dataset_task(inputs, labels, 20, 30, np.random.default_rng(1), normalise="features")
     assert np.bincount(l).tolist() == [5, 5, 5, 5] and len(lt) == 30
     assert np.allclose(x.mean(0), 0) and np.allclose(x.std(0), 1)
+    # the same subset, each input scaled to |x|^2 = N0 and nothing centred
+    y, l2, yt, lt2 = tasks.dataset_task(inputs, labels, 20, 30, np.random.default_rng(1))
+    assert (l2 == l).all() and (lt2 == lt).all()
+    assert np.allclose((y ** 2).sum(1), 5) and np.allclose((yt ** 2).sum(1), 5)
+    # each row keeps its direction: it is one of the dataset's inputs rescaled
+    unit = inputs / np.linalg.norm(inputs, axis=1, keepdims=True)
+    assert np.allclose(np.abs(y / np.sqrt(5) @ unit.T).max(1), 1.0)
+    with pytest.raises(ValueError, match="normalise must be one of length, features"):
+        tasks.dataset_task(inputs, labels, 20, 30, rng, normalise="zscore")
+
+
+def test_length_normalised_images_can_be_interpolated_by_a_linear_map_centred_ones_cannot():
+    """The zero-temperature premise for a linear network: one-hot targets Y = X W exactly needs
+    the P inputs independent; centring makes them dependent and Y has a non-zero mean."""
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(5), 8)
+    inputs = rng.uniform(0, 1, size=(40, 30))  # positive "pixels", like images
+    y_onehot = tasks.one_hot(np.repeat(np.arange(5), 3), 5)
+    for normalise, fits in (("length", True), ("features", False)):
+        x, l, _, _ = tasks.dataset_task(inputs, labels, 15, 5, np.random.default_rng(0), normalise=normalise)
+        w, *_ = np.linalg.lstsq(x, y_onehot, rcond=None)
+        residual = np.mean((x @ w - y_onehot) ** 2)
+        assert (residual < 1e-20) == fits, (normalise, residual)
+    # centred: the best linear fit leaves at least the targets' mean, (1/C)^2 per output
+    assert residual >= np.mean(y_onehot.mean(0) ** 2) - 1e-12
 
 
 TINY = {
@@ -562,3 +587,24 @@ def test_kernels_figure_shows_every_layer_with_the_tables_alignments(tmp_path):
         assert sampled.endswith(f"alignment {layer['kernel_alignment']:.2f}"), (sampled, layer)
         assert closed.endswith(f"alignment {layer['kernel_alignment_gp']:.2f}"), (closed, layer)
     plots.plt.close(fig)
+
+
+def test_a_linear_network_that_cannot_interpolate_is_warned_about(tmp_path, caplog):
+    import copy
+    import logging
+
+    config = copy.deepcopy(TINY)
+    config["coding"]["nonlinearities"] = ["linear"]
+    config["coding"]["tasks"] = {"means": {"kind": "noisy_means", "n_inputs": 6, "n_train": 12, "n_test": 4,
+                                           "noise": 0.5, "proportions": [0.5, 0.25, 0.25], "depth": 1}}
+    config["coding"]["network"]["width_scan"]["tasks"] = ["means"]
+    run = coding_run_config(config, "means", "linear", "feature")
+    with caplog.at_level(logging.WARNING, logger="layerinfo.coding.posterior"):
+        posterior.sample_run(run, tmp_path / "posterior.h5")
+    assert "cannot interpolate P = 12 training inputs that span only 6 dimensions (input dimension N0 = 6)" \
+        in caplog.text
+    caplog.clear()
+    run = coding_run_config(TINY, "toy", "relu", "feature")  # N0 = 16 >= P = 12, and not linear
+    with caplog.at_level(logging.WARNING, logger="layerinfo.coding.posterior"):
+        posterior.sample_run(run, tmp_path / "other.h5")
+    assert "cannot interpolate" not in caplog.text

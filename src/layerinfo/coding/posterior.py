@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,8 @@ import layerinfo
 from layerinfo.coding.tasks import one_hot, task_data
 from layerinfo.coding.units import SCALINGS, layer_activities
 from layerinfo.h5io import atomic_path, open_checked
+
+log = logging.getLogger(__name__)
 
 POSTERIOR_FORMAT = "layerinfo-posterior"
 POSTERIOR_FORMAT_VERSION = 2
@@ -56,6 +59,12 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
     from layerinfo.coding.langevin import langevin_sample, readout_prior_variance
 
     x_tr, l_tr, x_te, l_te, n_classes = task_data(run, dataset_path)
+    rank = int(np.linalg.matrix_rank(x_tr)) if run["nonlinearity"] == "linear" else len(l_tr)
+    if rank < len(l_tr):
+        log.warning("task %s: a linear network cannot interpolate P = %d training inputs that span only "
+                    "%d dimensions (input dimension N0 = %d), so the training error stays above zero: the "
+                    "zero-temperature limit needs independent inputs (fewer n_train; for a dataset task, "
+                    "normalise: length)", run["task"], len(l_tr), rank, x_tr.shape[1])
     y_tr = one_hot(l_tr, n_classes)
     prior, sampler = run["prior"], run["sampler"]
     sigma_a2 = readout_prior_variance(prior["sigma_a2"], len(l_tr), run["scaling"], prior["readout_scale_with_p"])

@@ -94,18 +94,27 @@ def orthogonal_classes(n_inputs: int, n_train: int, n_test: int, noise: float,
     return x_train, l_train, x_test, l_test
 
 
+NORMALISATIONS = ("length", "features")
+
+
 def dataset_task(inputs: np.ndarray, labels: np.ndarray, n_train: int, n_test: int,
-                 rng: np.random.Generator | None = None):
-    """A class-balanced training subset and a random test subset of a dataset, standardised
-    with the training statistics.
+                 rng: np.random.Generator | None = None, normalise: str = "length"):
+    """A class-balanced training subset and a random test subset of a dataset, normalised.
 
     The training set holds ``n_train // C`` random samples of each of the ``C`` classes (the
     remainder drawn at random from the rest); the test set is drawn at random from the samples
-    left.
-    Each feature is centred and divided by its training standard deviation (features constant
-    on the training set are only centred), so ``|x|^2 ≈ n_inputs`` as for the toy task. The
-    training set is sorted by class (kernels and maps then show class blocks).
+    left. The training set is sorted by class (kernels and maps then show class blocks).
+
+    ``normalise="length"`` scales every input to ``|x|^2 = n_inputs``, as the toy task's, and
+    keeps the inputs independent: a linear network can interpolate the training set when its
+    inputs span ``P`` dimensions (the zero-temperature limit). ``"features"`` centres each
+    feature and divides it by its training standard deviation (features constant on the
+    training set are only centred), so ``|x|^2 ≈ n_inputs`` on average; centred inputs span at
+    most ``P - 1`` dimensions, and one-hot targets have a non-zero mean, so a linear network
+    without biases cannot interpolate them.
     """
+    if normalise not in NORMALISATIONS:
+        raise ValueError(f"normalise must be one of {', '.join(NORMALISATIONS)}, got {normalise!r}")
     if n_train + n_test > len(labels):
         raise ValueError(f"n_train + n_test must be <= {len(labels)} samples, got {n_train} + {n_test}")
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -118,10 +127,20 @@ def dataset_task(inputs: np.ndarray, labels: np.ndarray, n_train: int, n_test: i
     rest = order[~np.isin(order, chosen)]
     train = chosen[np.argsort(labels[chosen], kind="stable")]
     test = rest[:n_test]
-    mean = inputs[train].mean(0)
-    std = inputs[train].std(0)
-    std[std == 0] = 1.0
-    return (inputs[train] - mean) / std, labels[train], (inputs[test] - mean) / std, labels[test]
+    x_train, x_test = inputs[train], inputs[test]
+    if normalise == "features":
+        mean = x_train.mean(0)
+        std = x_train.std(0)
+        std[std == 0] = 1.0
+        return (x_train - mean) / std, labels[train], (x_test - mean) / std, labels[test]
+
+    def scaled(x):
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        if np.any(norm == 0):
+            raise ValueError("normalise 'length' needs inputs that are not all zero; use 'features'")
+        return math.sqrt(x.shape[1]) * x / norm
+
+    return scaled(x_train), labels[train], scaled(x_test), labels[test]
 
 
 def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -146,5 +165,6 @@ def task_data(run: dict, dataset_path: str | os.PathLike | None = None):
     from layerinfo.datasets import read_dataset
 
     data = read_dataset(dataset_path)
-    x_tr, l_tr, x_te, l_te = dataset_task(data.inputs.astype(float), data.labels, spec["n_train"], spec["n_test"], rng)
+    x_tr, l_tr, x_te, l_te = dataset_task(data.inputs.astype(float), data.labels, spec["n_train"], spec["n_test"], rng,
+                                          spec.get("normalise", "length"))
     return x_tr, l_tr, x_te, l_te, data.n_classes
