@@ -56,15 +56,11 @@ def test_science_importing_the_workflow_layer_breaks_the_layers(tmp_path):
 
 def _figures_stage_scripts() -> list[Path]:
     """Scripts of the rules that run in the figures image (``stage_image("figures")``)."""
-    import re
+    from rulefiles import rule_bodies, rule_scripts
 
-    scripts = set()
-    for rules in sorted((ROOT / "rules").glob("*.smk")):
-        for body in re.split(r"\nrule ", rules.read_text()):
-            if 'stage_image("figures")' in body:
-                script = re.search(r'script:\s*\n\s*"\.\./(scripts/[\w.]+)"', body)
-                scripts.add(ROOT / script.group(1))
-    return sorted(scripts)
+    scripts = rule_scripts()
+    return sorted({ROOT / "scripts" / scripts[rule] for rule, body in rule_bodies().items()
+                   if 'stage_image("figures")' in body})
 
 
 def test_figures_stage_needs_no_torch():

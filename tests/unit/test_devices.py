@@ -17,6 +17,7 @@ from layerinfo.h5io import open_activations
 from layerinfo.isometry.study import information_table, jacobian_table, write_spectra
 from layerinfo.tables import aggregate_over_seeds, histories
 from layerinfo.training import train_runs
+from rulefiles import rule_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,14 +111,7 @@ def test_device_is_recorded_in_isometry_tables_and_spectra(tmp_path, no_gpu):
 
 def _rules_with_script(names):
     """Rules of rules/*.smk whose script is one of ``names``."""
-    found = set()
-    for path in (ROOT / "rules").glob("*.smk"):
-        for block in re.split(r"\n(?=rule )", path.read_text()):
-            match = re.match(r"rule (\w+):", block)
-            script = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+\.py)"', block)
-            if match and script and script.group(1) in names:
-                found.add(match.group(1))
-    return found
+    return {rule for rule, script in rule_scripts().items() if script in names}
 
 
 def test_gpu_profile_requests_a_gpu_for_exactly_the_device_aware_rules():

@@ -5,20 +5,9 @@ import re
 from pathlib import Path
 
 import yaml
+from rulefiles import rule_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def rule_scripts() -> dict[str, str]:
-    """Rule name -> the file name of its script, from every rules file."""
-    out = {}
-    for path in sorted((ROOT / "rules").glob("*.smk")):
-        for block in re.split(r"^rule ", path.read_text(), flags=re.M)[1:]:
-            name = block.split(":", 1)[0].strip()
-            script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.]+)"', block)
-            if script:
-                out[name] = script.group(1)
-    return out
 
 
 def device_rules() -> set[str]:
