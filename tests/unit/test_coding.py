@@ -26,7 +26,10 @@ from layerinfo.workflow.config import ConfigError, check_coding, coding_run_conf
 
 @pytest.fixture(autouse=True)
 def _one_thread():
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)  # later tests in this process keep their own setting
 
 
 # --- sampler -------------------------------------------------------------------------------
