@@ -1,13 +1,16 @@
-"""The coding-schemes study (S4) end to end: `snakemake coding` on a tiny config."""
+"""The coding-schemes study (S4) end to end: one `snakemake coding` run on a tiny config with the
+toy task and MNIST-format files fetched from a local mirror (the MNIST path of config/paper.yaml)."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from localmirror import Server, fake_mnist, md5_table
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
@@ -31,17 +34,35 @@ def tiny_config():
     return config
 
 
+MNIST_FILES = fake_mnist(np.random.default_rng(3), n_train=60, n_test=20, class_structure=True)[0]
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
+    """One `snakemake coding` run of the toy task and of MNIST-format files made here, served by
+    an HTTP mirror on 127.0.0.1 (their MD5s under datasets.checksums, as for a mirror with its
+    own copies). Returns the work directory and the paths the mirror was asked for."""
     work = tmp_path_factory.mktemp("coding")
-    (work / "config.yaml").write_text(yaml.safe_dump(tiny_config(), sort_keys=False))
-    proc = snakemake(work, "coding")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return work
+    config = tiny_config()
+    config["coding"]["tasks"]["mnist"] = {"kind": "dataset", "dataset": "mnist", "n_train": 40, "n_test": 30,
+                                          "depth": 1}
+    config["datasets"]["checksums"] = {"mnist": md5_table(MNIST_FILES)}
+    with Server(MNIST_FILES) as server:
+        config["datasets"]["mirrors"] = {"mnist": [server.url("good")]}
+        (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        proc = snakemake(work, "coding")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        requests = list(server.requests)
+    return work, requests
+
+
+def _task(frame, task="toy"):
+    return frame[frame["task"] == task]
 
 
 def test_coding_table_and_figures(finished):
-    table = pd.read_csv(finished / "results/tables/coding_schemes.csv")
+    finished, _ = finished
+    table = _task(pd.read_csv(finished / "results/tables/coding_schemes.csv"))
     assert len(table) == 4  # three nonlinearities, ReLU also at twice the width
     for column in ("task", "nonlinearity", "scaling", "width", "scheme", "readout_excess_kurtosis", "n_branches",
                    "n_outliers", "outlier_output_share", "max_readout_over_sqrt_n", "eta2_mean", "binary_fraction",
@@ -53,15 +74,15 @@ def test_coding_table_and_figures(finished):
     sigmoid = table.set_index("nonlinearity").loc["sigmoid"]
     assert sigmoid["kernel_alignment"] > 0.8, sigmoid  # feature learning aligns even this short, narrow chain
     assert table.loc[table["width"] == 80, "outlier_count_ratio"].notna().all()
-    layers = pd.read_csv(finished / "results/tables/coding_layers.csv")
+    layers = _task(pd.read_csv(finished / "results/tables/coding_layers.csv"))
     assert set(layers["layer"]) == {1} and len(layers) == 4
-    per_class = pd.read_csv(finished / "results/tables/coding_generalisation.csv")
+    per_class = _task(pd.read_csv(finished / "results/tables/coding_generalisation.csv"))
     assert set(per_class["class"]) == {0, 1, 2} and set(per_class["model"]) == {"network", "gp_lazy"}
     assert per_class["test_error"].between(0, 1).all()
     claims = pd.read_csv(finished / "results/tables/claims_coding.csv")
     assert set(claims["study"]) == {"coding"} and len(claims) >= 10
     assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive"}
-    codes = pd.read_csv(finished / "results/tables/coding_codes.csv")
+    codes = _task(pd.read_csv(finished / "results/tables/coding_codes.csv"))
     for _, run in codes.groupby(["task", "nonlinearity", "scaling", "width"]):
         assert run["neuron_fraction"].sum() == pytest.approx(1.0)
     figures = sorted((finished / "results/figures/coding/toy").glob("*.png"))
@@ -87,6 +108,7 @@ def test_coding_target_names_a_missing_section(tmp_path):
 
 
 def test_report_shows_the_tables(finished):
+    finished, _ = finished
     report = finished / "report.html"
     proc = snakemake(finished, "coding", "--report", str(report))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -97,44 +119,30 @@ def test_report_shows_the_tables(finished):
     assert "the measures it decides on" in text and "the share of neurons that carry it" in text
 
 
-def test_mnist_path_from_a_local_mirror(tmp_path):
-    """S4 on MNIST as `config/paper.yaml` runs it, at toy size: rule dataset_download fetches
-    MNIST-format files made here from an HTTP mirror on 127.0.0.1 (their MD5s given under
-    datasets.checksums, as for a mirror with its own copies), then one hidden layer is sampled
-    on a class-balanced subset, each input scaled to |x|^2 = N0, and measured per class."""
+def test_mnist_path_from_a_local_mirror(finished):
+    """S4 on MNIST as `config/paper.yaml` runs it, at toy size: rule dataset_download fetches the
+    files from the local mirror and converts them through torchvision, then one hidden layer is
+    sampled on a class-balanced subset, each input scaled to |x|^2 = N0, and measured per class."""
     import h5py
-    import numpy as np
 
-    from localmirror import Server, fake_mnist, md5_table
-
-    files, _, _ = fake_mnist(np.random.default_rng(3), n_train=60, n_test=20, class_structure=True)
-    config = tiny_config()
-    coding = config["coding"]
-    coding["tasks"] = {"mnist": {"kind": "dataset", "dataset": "mnist", "n_train": 40, "n_test": 30, "depth": 1}}
-    coding["network"]["width_scan"] = {"factors": [], "nonlinearities": [], "scalings": [], "tasks": []}
-    config["datasets"]["checksums"] = {"mnist": md5_table(files)}
-    with Server(files) as server:
-        config["datasets"]["mirrors"] = {"mnist": [server.url("good")]}
-        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        proc = snakemake(tmp_path, "coding")
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        assert sorted(server.requests) == sorted(f"/good/{name}" for name in files)
-    with h5py.File(tmp_path / "results/runs/coding/mnist/sigmoid-feature-w40/posterior.h5") as f:
+    work, requests = finished
+    assert sorted(requests) == sorted(f"/good/{name}" for name in MNIST_FILES)
+    with h5py.File(work / "results/runs/coding/mnist/sigmoid-feature-w40/posterior.h5") as f:
         x_train, labels = f["data/x_train"][()], f["data/labels_train"][()]
         assert len(f["data/labels_test"]) == 30
     assert np.bincount(labels).tolist() == [4] * 10  # class-balanced, sorted by class
     assert (np.diff(labels) >= 0).all()
     assert np.allclose(np.sum(x_train ** 2, 1), 784)  # normalise: length, |x|^2 = N0
-    schemes = pd.read_csv(tmp_path / "results/tables/coding_schemes.csv").set_index("nonlinearity")
-    assert set(schemes["task"]) == {"mnist"} and set(schemes["n_classes"]) == {10}
-    per_class = pd.read_csv(tmp_path / "results/tables/coding_generalisation.csv")
+    schemes = _task(pd.read_csv(work / "results/tables/coding_schemes.csv"), "mnist").set_index("nonlinearity")
+    assert len(schemes) == 3 and set(schemes["n_classes"]) == {10}  # not in the width scan
+    per_class = _task(pd.read_csv(work / "results/tables/coding_generalisation.csv"), "mnist")
     assert set(per_class["class"]) <= set(range(10)) and per_class["test_error"].between(0, 1).all()
     for (nl, model), rows in per_class.groupby(["nonlinearity", "model"]):
         assert rows["n_test"].sum() == 30
         pooled = float((rows["test_error"] * rows["n_test"]).sum() / 30)  # per-class errors add up to the run's
         column = "test_error" if model == "network" else "test_error_gp"
         assert pooled == pytest.approx(schemes.loc[nl, column]), (nl, model)
-    claims = pd.read_csv(tmp_path / "results/tables/claims_coding.csv")
+    claims = pd.read_csv(work / "results/tables/claims_coding.csv")
     assert {"s4_linear_analog_mnist", "s4_sigmoid_redundant_mnist", "s4_relu_sparse_mnist"} <= set(claims["claim"])
-    figures = sorted(p.name for p in (tmp_path / "results/figures/coding/mnist").glob("*.png"))
+    figures = sorted(p.name for p in (work / "results/figures/coding/mnist").glob("*.png"))
     assert len(figures) == 6
