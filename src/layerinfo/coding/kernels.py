@@ -106,6 +106,12 @@ def gp_interpolate(k_train: np.ndarray, k_test_train: np.ndarray, y_train: np.nd
     return k_test_train @ np.linalg.solve(k_train + ridge * np.eye(len(k_train)), y_train)
 
 
+def sampled_kernel(activity: np.ndarray) -> np.ndarray:
+    """Kernel ``(1/(S N)) sum_s sum_i phi_i(x) phi_i(x')`` of a layer's posterior samples,
+    ``activity`` of shape ``(S, P, N)``: the posterior average of the layer's kernel."""
+    return np.einsum("sin,sjn->ij", activity, activity) / (activity.shape[0] * activity.shape[2])
+
+
 def kernel_alignment(kernel: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
     """Centred kernel-target alignment ``<HKH, HYY^TH>_F / (|HKH|_F |HYY^TH|_F)`` (1 = the kernel is
     the class-membership kernel up to scale; Cortes, Mohri & Rostamizadeh 2012)."""

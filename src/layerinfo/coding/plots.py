@@ -118,11 +118,11 @@ def kernels_figure(posteriors: list) -> plt.Figure:
     depth = len(next(iter(by.values())).chains[0]["hidden"])
     rows = [(l, sc) for l in range(depth) for sc in [*scs, None]]  # None: the closed-form row
     fig, axes = plt.subplots(len(rows), len(nls), figsize=(2.6 * len(nls), 2.5 * len(rows)), squeeze=False)
-    layers = {}  # (nonlinearity, scaling) -> posterior-averaged kernel of each layer
+    inputs, layers = {}, {}  # per run: training inputs and labels sorted by class; each layer's kernel
     for (nl, sc), post in by.items():
         order = np.argsort(post.data["labels_train"], kind="stable")
-        x = post.data["x_train"][order]
-        per_chain = [[np.einsum("sin,sjn->ij", a, a) / (a.shape[0] * a.shape[2]) for a in post.layers(k, x)]
+        inputs[(nl, sc)] = post.data["x_train"][order], post.data["labels_train"][order]
+        per_chain = [[kernels.sampled_kernel(a) for a in post.layers(k, inputs[(nl, sc)][0])]
                      for k in range(len(post.chains))]
         layers[(nl, sc)] = np.mean(per_chain, axis=0)
     for i, (l, sc) in enumerate(rows):
@@ -130,17 +130,18 @@ def kernels_figure(posteriors: list) -> plt.Figure:
             ax = axes[i, j]
             ax.set_xticks([])
             ax.set_yticks([])
-            post = by.get((nl, sc)) if sc is not None else next((by[(nl, s)] for s in scs if (nl, s) in by), None)
-            if post is None:
+            # the closed-form row uses the inputs of any run of this nonlinearity
+            key = (nl, sc) if sc is not None else next(((nl, s) for s in scs if (nl, s) in by), None)
+            if key not in by:
                 ax.set_axis_off()
                 continue
-            labels = np.sort(post.data["labels_train"], kind="stable")
+            post = by[key]
+            x, labels = inputs[key]
             if sc is None:
-                x = post.data["x_train"][np.argsort(post.data["labels_train"], kind="stable")]
                 kernel = kernels.nngp_kernel(x, x, nl, l + 1, post.config["prior"]["sigma_w2"])
                 what = "closed form (prior, N→∞)"
             else:
-                kernel, what = layers[(nl, sc)][l], sc
+                kernel, what = layers[key][l], sc
             ax.imshow(kernel, cmap="viridis")
             align = kernels.kernel_alignment(kernel, labels, post.n_classes)
             ax.set_title(f"{nl}, layer {l + 1}, {what}\nalignment {align:.2f}", fontsize=7)

@@ -59,8 +59,7 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
     from layerinfo.coding.langevin import langevin_sample, readout_prior_variance
 
     x_tr, l_tr, x_te, l_te, n_classes = task_data(run, dataset_path)
-    rank = int(np.linalg.matrix_rank(x_tr)) if run["nonlinearity"] == "linear" else len(l_tr)
-    if rank < len(l_tr):
+    if run["nonlinearity"] == "linear" and (rank := int(np.linalg.matrix_rank(x_tr))) < len(l_tr):
         log.warning("task %s: a linear network cannot interpolate P = %d training inputs that span only "
                     "%d dimensions (input dimension N0 = %d), so the training error stays above zero: the "
                     "zero-temperature limit needs independent inputs (fewer n_train; for a dataset task, "

@@ -35,7 +35,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from layerinfo.coding.kernels import gp_interpolate, kernel_alignment, nngp_kernel
+from layerinfo.coding.kernels import gp_interpolate, kernel_alignment, nngp_kernel, sampled_kernel
 from layerinfo.coding.units import RANGES, SCALINGS
 from layerinfo.coding.posterior import read_posterior
 from layerinfo.coding.schemes import (
@@ -74,7 +74,7 @@ def layer_measures(layers_by_chain: list[list[np.ndarray]], labels: np.ndarray, 
         pooled = np.concatenate(acts)
         per, pop = eta_squared(pooled, labels, n_classes)
         responses = [class_responses(a, labels, n_classes) for a in acts]
-        kernels = [np.einsum("sin,sjn->ij", a, a) / (a.shape[0] * a.shape[2]) for a in acts]
+        kernels = [sampled_kernel(a) for a in acts]
         kernel = np.mean(kernels, 0)
         rel = max((np.linalg.norm(a - b) / np.linalg.norm(kernel)
                    for i, a in enumerate(kernels) for b in kernels[i + 1:]), default=float("nan"))
