@@ -83,7 +83,7 @@ def compression_generalisation(scores: pd.DataFrame, general: pd.DataFrame) -> p
                 row[f"{name}_{target}" if name != "r" else f"r_{target}"] = value
         out.append(row)
     frame = pd.DataFrame(out)
-    # the last hidden layer of each run (the output layer is excluded): the paper's claim is about it
+    # the last hidden layer of each run (the output layer is excluded), shown in the compression figure
     hidden = frame[frame["layer_name"] != "output"]
     last = hidden.groupby(["experiment", "activation", "initialisation", "estimator"])["layer"].transform("max")
     frame["last_hidden"] = False
