@@ -17,7 +17,7 @@ PAPER_PROFILE ?= profiles/slurm
 # run, with snakemake's own --dry-run, so that `make reproduce -n` shows the jobs it would run.
 DRY_RUN := $(if $(findstring n,$(firstword -$(MAKEFLAGS))),--dry-run)
 
-.PHONY: run reproduce paper test report lint format clean-results rulegraph claims-docs
+.PHONY: run reproduce paper test report lint format clean-results rulegraph claims-docs config-docs docs
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ rulegraph: $(STAMP)
 # The generated claims blocks of README.md and docs/claims.md, from the stored CSVs they name.
 claims-docs: $(STAMP)
 	$(BIN)/python -m layerinfo.claims --update README.md docs/claims.md
+
+# The key tables of config/README.md, from schemas/config.schema.yaml.
+config-docs: $(STAMP)
+	$(BIN)/python -m layerinfo.workflow.schemadoc --update config/README.md
+
+# Everything generated in the documentation.
+docs: rulegraph claims-docs config-docs
 
 # The report is rebuilt only when a figure or table is newer than it.
 report: $(STAMP)

@@ -343,7 +343,7 @@ def update_generated_blocks(text: str, base: Path) -> str:
     """
     import re
 
-    pattern = re.compile(r"(<!-- (claims-table|claims-summary): (\S+) -->\n)(.*?)(<!-- end \2 -->)", re.S)
+    pattern = re.compile(r"^(<!-- (claims-table|claims-summary): (\S+) -->\n)(.*?)(<!-- end \2 -->)$", re.S | re.M)
 
     def render(match):
         kind, path = match.group(2), match.group(3)
@@ -354,7 +354,8 @@ def update_generated_blocks(text: str, base: Path) -> str:
 
     updated = pattern.sub(render, text)
     for kind in GENERATED_BLOCKS:
-        if updated.count(f"<!-- {kind}: ") != updated.count(f"<!-- end {kind} -->"):
+        starts = re.findall(rf"^<!-- {kind}: \S+ -->$", updated, re.M)
+        if len(starts) != len(re.findall(rf"^<!-- end {kind} -->$", updated, re.M)):
             raise ValueError(f"a '<!-- {kind}: PATH -->' marker has no '<!-- end {kind} -->'")
     return updated
 

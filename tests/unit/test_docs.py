@@ -18,6 +18,8 @@ containers/ and config/:
 * every generated claims block (``<!-- claims-table: CSV -->`` or ``claims-summary``) equals what
   ``python -m layerinfo.claims`` prints from the stored CSV it names, and the page cites that
   CSV's config label (file name and hash);
+* config/README.md's key tables equal what ``python -m layerinfo.workflow.schemadoc`` generates
+  from the schema;
 * docs/rulegraph.svg (``make rulegraph``) shows every rule of the workflow.
 """
 
@@ -29,6 +31,7 @@ import pytest
 import yaml
 
 from layerinfo.claims import claims_markdown, claims_summary, read_claims, update_generated_blocks
+from layerinfo.workflow import schemadoc
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_SUFFIXES = (".py", ".md", ".yaml", ".yml", ".smk", ".def", ".sh", ".cff", ".toml", ".rst", ".txt",
@@ -246,7 +249,7 @@ def claims_block_problems(page, root=ROOT):
     if expected != text:
         problems.append(f"{page.relative_to(root)}: a generated claims block differs from its CSV; "
                         "regenerate with `make claims-docs`")
-    for kind, path in re.findall(r"<!-- (claims-table|claims-summary): (\S+) -->", text):
+    for kind, path in re.findall(r"^<!-- (claims-table|claims-summary): (\S+) -->$", text, re.M):
         for label in sorted(set(read_claims([root / path])["config"].astype(str))):
             if label not in text:
                 problems.append(f"{page.relative_to(root)}: the {kind} of {path} does not cite its run, {label!r}")
@@ -293,6 +296,24 @@ def test_generated_claims_blocks_match_their_csv():
     assert "<!-- claims-table: " in (ROOT / "docs" / "claims.md").read_text(encoding="utf-8")
     problems = [p for page in PAGES for p in claims_block_problems(page)]
     assert not problems, "\n".join(problems)
+
+
+def test_config_key_tables_match_the_schema():
+    text = (ROOT / "config" / "README.md").read_text(encoding="utf-8")
+    assert "<!-- config-keys: schemas/config.schema.yaml -->" in text
+    assert schemadoc.update_blocks(text, ROOT) == text, "config/README.md's key tables differ from the schema: run `make config-docs`"
+
+
+def test_config_key_tables_name_every_key_once():
+    schema = load_schema()
+    keys = [k for section in schemadoc.rows(schema).values() for k, *_ in section]
+    assert len(keys) == len(set(keys))
+    assert all(key_exists(k, schema) for k in keys)
+    # hand-checked entries: a plain key, a key under a user-chosen name, a key of an if/then branch
+    table = dict((k, (t, d)) for section in schemadoc.rows(schema).values() for k, t, d, _ in section)
+    assert table["information_plane.dataset.split"] == ("one of `random`, `reference`", '"random"')
+    assert table["initialisations.<name>.gain"][0].startswith("number")
+    assert "information_plane.estimators.<name>.n_bins" in table
 
 
 def test_rulegraph_shows_every_rule():
