@@ -13,6 +13,15 @@ Layout (``format="layerinfo-activations"``, ``format_version=1``)::
                            attrs: name, activation, units
     history/epoch          (H,) int64 and history/{train_loss,train_acc,test_loss,test_acc} (H,)
 
+Trained networks also carry, at the root (files written before these existed lack them; readers
+report them as unrecorded, so the format version did not change):
+
+    attempts               JSON list, one {"start_epoch", "fingerprint"} per process that wrote
+                           the file (a resumed run has several; start_epoch 0 is a fresh start)
+    resumed_from           JSON list of the epochs later attempts resumed from ([] if never)
+    arithmetic             "uniform" (every attempt on the same arithmetic fingerprint) or
+                           MIXED_ARITHMETIC
+
 A file is written under a temporary name in the same directory and renamed when
 complete, so a killed job never leaves a file that looks finished.
 """
@@ -34,6 +43,18 @@ import numpy as np
 FORMAT = "layerinfo-activations"
 FORMAT_VERSION = 1
 HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+# The ``arithmetic`` attribute of a file some of whose epochs ran under another arithmetic
+# fingerprint than the others (a resume allowed across code paths): its values are genuine but
+# not those an uninterrupted run would give bit for bit.
+UNIFORM_ARITHMETIC = "uniform"
+MIXED_ARITHMETIC = "resumed on different arithmetic; not bit-identical"
+UNRECORDED_ARITHMETIC = "unrecorded"
+
+
+def arithmetic_of(attempts: list[dict]) -> str:
+    """:data:`UNIFORM_ARITHMETIC` if every attempt ran on one fingerprint, else :data:`MIXED_ARITHMETIC`."""
+    prints = {json.dumps(a["fingerprint"], sort_keys=True) for a in attempts}
+    return UNIFORM_ARITHMETIC if len(prints) <= 1 else MIXED_ARITHMETIC
 # HDF5 filter settings of the activation datasets, by the name used in the config
 # (runtime.activation_compression). Measured per 4096 x 31 snapshot of a Tishby net:
 # none 0.5 ms (one raw chunk); lzf 3.5 ms (tanh: no smaller, ReLU 0.66 of raw); gzip level 1
@@ -217,6 +238,13 @@ class ActivationWriter:
         for key in HISTORY_KEYS:
             self._file.create_dataset(f"history/{key}", data=np.asarray(history[key], dtype=np.float64))
 
+    def write_attempts(self, attempts: list[dict]) -> None:
+        """Record every attempt that wrote the file (``start_epoch``, ``fingerprint``), the epochs
+        it was resumed from and whether all ran on one arithmetic (attributes, see the module)."""
+        self._file.attrs["attempts"] = json.dumps(attempts, sort_keys=True)
+        self._file.attrs["resumed_from"] = json.dumps([int(a["start_epoch"]) for a in attempts[1:]])
+        self._file.attrs["arithmetic"] = arithmetic_of(attempts)
+
     def _finalise(self) -> None:
         missing = np.flatnonzero(~self._written)
         if missing.size:
@@ -261,6 +289,10 @@ class ActivationFile:
             spec["units"] = int(spec["units"])
         self.config = json.loads(handle.attrs["config"]) if "config" in handle.attrs else {}
         self.attrs = {k: v for k, v in handle.attrs.items() if k != "config"}
+        # absent from files written before attempts were recorded
+        self.attempts = json.loads(self.attrs["attempts"]) if "attempts" in self.attrs else None
+        self.resumed_from = json.loads(self.attrs["resumed_from"]) if "resumed_from" in self.attrs else None
+        self.arithmetic = str(self.attrs.get("arithmetic", UNRECORDED_ARITHMETIC))
 
     def activations(self, epoch_index: int, layer: int) -> np.ndarray:
         """Values of layer ``layer`` at snapshot ``epoch_index``: shape ``(n_samples, units)``, float32."""

@@ -3,6 +3,11 @@
 The schema (``schemas/config.schema.yaml``) is applied by Snakemake's ``validate``; this
 module turns its errors into one line naming the key and the allowed values, and checks
 what a JSON schema cannot express (references between keys, method parameters).
+
+A config states what differs from the schema's defaults: a study runs when its section is
+present (even empty), and every key it leaves out, nested sections included, takes the
+schema's default (the values of config.yaml). Named collections (experiments, estimators,
+initialisations, tasks) are replaced whole when given, never merged with the defaults.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from layerinfo.information import check_method
 from layerinfo.init import REFERENCE_GAINS, check_scheme
 
 STUDY = "information_plane"
+# Every study section; a config runs those it contains.
+STUDIES = (STUDY, "relevance", "isometry", "coding")
 
 
 class ConfigError(ValueError):
@@ -85,6 +92,7 @@ def validate_config(config: dict, schema_path: str) -> None:
     """
     from snakemake.utils import validate
 
+    scan_given = "width_scan" in (config.get("coding") or {}).get("network", {})
     try:
         validate(config, schema=str(schema_path))
     except Exception as err:
@@ -93,6 +101,10 @@ def validate_config(config: dict, schema_path: str) -> None:
         if cause is None or not hasattr(cause, "validator"):
             raise
         raise ConfigError(format_schema_error(cause)) from None
+    if "coding" in config and not scan_given:
+        # the default width scan names the default tasks: scan those this config still has
+        scan = config["coding"]["network"]["width_scan"]
+        scan["tasks"] = [t for t in scan["tasks"] if t in config["coding"]["tasks"]]
     check_config(config)
 
 
@@ -108,6 +120,19 @@ def _merge(base: dict, override: dict) -> dict:
 
 def check_config(config: dict) -> None:
     """Cross-key checks after schema validation; raises :class:`ConfigError` naming the key."""
+    if not any(name in config for name in STUDIES):
+        raise ConfigError(f"invalid config: it names no study; give at least one of the sections {', '.join(STUDIES)} "
+                          "(an empty section runs that study with the schema's defaults)")
+    if STUDY in config:
+        check_information_plane(config)
+    if "isometry" in config:
+        check_isometry(config["isometry"])
+    if "coding" in config:
+        check_coding(config["coding"])
+
+
+def check_information_plane(config: dict) -> None:
+    """Cross-key checks of the ``information_plane`` section and the initialisations it names."""
     study = config[STUDY]
     inits = config["initialisations"]
     for name, spec in inits.items():
@@ -145,10 +170,6 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"invalid config key '{STUDY}.estimators.{name}': {err}") from None
     if len(set(study["seeds"])) != len(study["seeds"]):
         raise ConfigError(f"invalid config key '{STUDY}.seeds': seeds repeat: {study['seeds']}")
-    if "isometry" in config:
-        check_isometry(config["isometry"])
-    if "coding" in config:
-        check_coding(config["coding"])
 
 
 def check_isometry(section: dict) -> None:
@@ -239,7 +260,9 @@ class Run:
 
 
 def runs(config: dict) -> list[Run]:
-    """Every run the config asks for, in a stable order."""
+    """Every run the config asks for, in a stable order (none without an information_plane section)."""
+    if STUDY not in config:
+        return []
     study = config[STUDY]
     return [
         Run(exp_name, activation, init, int(seed))
