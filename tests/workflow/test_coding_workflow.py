@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 from localmirror import Server, fake_mnist, md5_table
+from figurecheck import assert_drawn
+from layerinfo.coding.posterior import read_posterior
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
@@ -88,10 +90,15 @@ def test_coding_table_and_figures(finished):
     figures = sorted((finished / "results/figures/coding/toy").glob("*.png"))
     assert [f.name for f in figures] == ["activation_maps.png", "drift.png", "generalisation.png", "kernels.png",
                                          "readout_weights.png", "traces.png"]
-    assert all(f.stat().st_size > 10_000 for f in figures)
-    assert (finished / "results/figures/coding/widths.png").stat().st_size > 10_000
-    assert (finished / "results/runs/coding/toy/sigmoid-feature-w40/posterior.h5").exists()
-    assert (finished / "logs/coding/table.log").exists()
+    for figure in [*figures, finished / "results/figures/coding/widths.png"]:
+        assert_drawn(figure)
+    posterior = read_posterior(finished / "results/runs/coding/toy/sigmoid-feature-w40/posterior.h5")
+    assert (posterior.config["nonlinearity"], posterior.config["width"]) == ("sigmoid", 40)
+    assert posterior.chains[0]["readout"].shape[1:] == (40, 3)
+    # the table job logs each run's scheme as the table has it
+    log = (finished / "logs/coding/table.log").read_text()
+    row = table[(table["nonlinearity"] == "sigmoid") & (table["scaling"] == "feature") & (table["width"] == 40)]
+    assert f"toy sigmoid feature N=40: {row['scheme'].item()}" in log
 
 
 def test_coding_target_names_a_missing_section(tmp_path):
