@@ -50,7 +50,9 @@ BAD = [
     ((IP, "hidden_widths"), [10, 0], ["information_plane.hidden_widths[1]", "must be >= 1"]),
     ((IP, "dataset", "name"), "imagenet", ["information_plane.dataset.name", "allowed values: tishby, digits, mnist"]),
     ((IP, "dataset", "test_fraction"), 1.5, ["information_plane.dataset.test_fraction", "must be < 1"]),
-    ((IP, "snapshots"), _DELETE, ["information_plane", "missing required key(s): snapshots"]),
+    # a section left out takes its defaults; an experiment must still say what it crosses
+    ((IP, "experiments", "main", "activations"), _DELETE,
+     ["information_plane.experiments.main", "missing required key(s): activations"]),
     ((IP, "estimators", "kde_upper", "noise_variance"), -0.1, ["information_plane.estimators.kde_upper.noise_variance", "must be > 0"]),
     ((IP, "estimators", "kde_upper", "bandwidth"), 0.1, ["information_plane.estimators.kde_upper", "unknown key(s) 'bandwidth'", "allowed keys: method, noise_variance"]),
     ((IP, "estimators", "ebab", "method"), "ebab2", ["information_plane.estimators.ebab.method", "allowed values: bins_fixed"]),

@@ -21,6 +21,7 @@ import torch
 from layerinfo.datasets import load_dataset, save_dataset
 from layerinfo.h5io import MIXED_ARITHMETIC, UNIFORM_ARITHMETIC, open_activations
 from layerinfo.training import snapshot_epochs
+from layerinfo.workflow.killtest import first_differences
 
 RUN = {
     "dataset": {"name": "tishby", "test_fraction": 0.2, "split_seed": 0},
@@ -47,6 +48,7 @@ def die():
 
 
 def attempt(kill, fault):
+    training.torch.set_num_threads(1)  # as a workflow job (and no spinning threads on a busy machine)
     cls = training._EnsembleTraining
 
     def wrap(name, when):
@@ -162,38 +164,6 @@ def _spec(tmp_path, name, runs, dataset):
             "outputs": [str(folder / f"s{k}" / "activations.h5") for k in range(len(runs))]}
 
 
-def _datasets(path):
-    with h5py.File(path) as f:
-        names = []
-        f.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
-        return {n: f[n][()] for n in names}, json.loads(f["/"].attrs.get("attempts", "[]"))
-
-
-def first_differences(reference, other) -> list[str]:
-    """Every dataset that differs, each with the first epoch where it does (all are reported:
-    the first dataset to differ alphabetically is rarely where the runs split)."""
-    (a, _), (b, _) = _datasets(reference), _datasets(other)
-    problems = [f"datasets only in one file: {sorted(set(a) ^ set(b))}"] if a.keys() != b.keys() else []
-    epochs = a["epochs"]
-    for name in sorted(set(a) & set(b)):
-        x, y = a[name], b[name]
-        if x.shape != y.shape:
-            problems.append(f"{name}: shape {x.shape} vs {y.shape}")
-            continue
-        differs = ~((x == y) | (np.isnan(x) & np.isnan(y))) if x.dtype.kind == "f" else x != y
-        if not differs.any():
-            continue
-        rows = np.flatnonzero(differs.reshape(len(x), -1).any(axis=1)) if x.ndim else [0]
-        if name.startswith("layers/"):
-            where = f"first at epoch {int(epochs[rows[0]])} (snapshot {rows[0]})"
-        elif name.startswith("history/"):
-            where = f"first at epoch {int(rows[0])}"
-        else:
-            where = f"first at index {int(rows[0])}"
-        problems.append(f"{name}: {len(rows)} of {len(x)} rows differ, {where}")
-    return problems
-
-
 def killed_run(tmp_path, name, runs, dataset, kills, fault=None):
     """Train once per kill point, each attempt killing itself there, then once to the end."""
     spec = _spec(tmp_path, name, runs, dataset)
@@ -255,8 +225,6 @@ def _kill_points(epochs, count, last):
 PATHS = {
     # S2: Tishby task, ensemble of two, Adam, a new batch order every epoch
     "information_plane": (lambda: _tishby_runs(epochs=60, count=20), "tishby"),
-    # S2 with ReLU and the reference code's L2
-    "information_plane_relu_l2": (lambda: _tishby_runs(epochs=40, count=12, activation="relu", l2=0.015), "tishby"),
     # S3: trained deep tanh nets on digits, SGD with momentum, Gaussian and orthogonal
     "isometry_trained": (lambda: _isometry_runs(epochs=30), "digits"),
 }
@@ -317,10 +285,21 @@ def test_checkpoint_of_another_code_path_is_not_silently_resumed(tmp_path, allow
         if allowed:
             assert f.resumed_from == [10] and capabilities[0] == "DEFAULT" and capabilities[1] != "DEFAULT"
             assert f.arithmetic == MIXED_ARITHMETIC
+        # and so say the history table and the claims' provenance built from it
+        from layerinfo.claims import with_arithmetic
+        from layerinfo.tables import histories
+
+        table = histories(spec["outputs"])
+        assert set(table["arithmetic"]) == {MIXED_ARITHMETIC}
+        assert with_arithmetic("config.yaml@0123456789ab", table["arithmetic"]) == \
+            "config.yaml@0123456789ab; resumed on different arithmetic; not bit-identical"
         else:
             assert "starting from epoch 0" in log
             # the checkpoint's attempts are dropped with it: a fresh start on this code path
             assert f.resumed_from == [] and capabilities != ["DEFAULT"] and f.arithmetic == UNIFORM_ARITHMETIC
+        from layerinfo.claims import with_arithmetic
+
+        assert with_arithmetic("config.yaml@0123456789ab", [UNIFORM_ARITHMETIC]) == "config.yaml@0123456789ab"
 
 
 def test_checkpoint_of_other_settings_is_ignored(tmp_path, caplog):

@@ -106,3 +106,17 @@ def test_missing_study_section_is_named(tmp_path):
     proc = snakemake(tmp_path, "--dry-run", "coding")
     assert proc.returncode != 0
     assert "the config has no 'coding' section, so the 'coding' study cannot run" in proc.stdout + proc.stderr
+
+
+def test_isometry_section_alone_plans_isometry(tmp_path):
+    counts, _ = _dry_run(tmp_path, "isometry:\n  sigma_b: 0.05\n", "isometry")
+    # config.yaml's three initialisations of the trained networks, each one training job
+    assert counts["isometry_train"] == 3 and counts["isometry_claims"] == 1, counts
+    assert "train" not in counts and "relevance_train" not in counts and "coding_sample" not in counts, counts
+
+
+def test_information_plane_section_alone_plans_its_defaults(tmp_path):
+    counts, text = _dry_run(tmp_path, "information_plane:\n  seeds: [0]\n", "information_plane")
+    # config.yaml's experiment: 4 activations x 2 initialisations, one seed
+    assert counts["train"] == 8 and counts["estimate"] == 8, counts
+    assert "information_plane/main/tanh-truncnorm-s0" in text and "-s1/" not in text
