@@ -112,8 +112,8 @@ VALIDATED_DEFAULT = _validated(DEFAULT)
 
 def _expected_when_missing(path):
     """``refused``, ``absent`` (the key stays out: a study not run, an entry of a collection
-    gone, a method or scheme parameter the package defaults) or ``default`` (filled back with
-    exactly config.yaml's value)."""
+    gone, a method or scheme parameter the package defaults), ``filled`` (a task's key, filled
+    with its kind's default) or ``default`` (filled back with exactly config.yaml's value)."""
     if len(path) == 1 and path[0] in STUDIES:
         return "absent"
     if len(path) >= 2 and path[-2] in NAMED:
@@ -124,6 +124,8 @@ def _expected_when_missing(path):
             return "refused"  # a collection must not be empty
         used = path[-2] == "initialisations" and len(path) == 2 and any(
             path[-1] in exp["initialisations"] for exp in DEFAULT["information_plane"]["experiments"].values())
+        # config.yaml's width scan names the toy task
+        used = used or (path[-2] == "tasks" and path[-1] in DEFAULT["coding"]["network"]["width_scan"]["tasks"])
         return "refused" if used else "absent"
     if len(path) >= 3 and path[-3] in NAMED:
         owner = path[-3]
@@ -139,7 +141,9 @@ def _expected_when_missing(path):
             return "refused" if entry["method"] == "akde" and path[-1] in AKDE_REQUIRED else "absent"
         if owner == "initialisations" and path[0] == "initialisations":
             return "absent"  # gain, bias, sigma_b: the scheme's own defaults (layerinfo.init.SCHEMES)
-        return "default"  # a task's or an isometry initialisation's keys with schema defaults
+        if owner == "tasks":
+            return "filled"  # the task kind's default (digits: 100 training images, config.yaml 50)
+        return "default"  # an isometry initialisation's keys with schema defaults
     return "default"
 
 
@@ -164,6 +168,8 @@ def test_generated_bad_config_is_refused_naming_the_key(kind, path, value):
             node, default = node[part], default[part]
         if _expected_when_missing(path) == "absent":
             assert path[-1] not in node, f"{_dotted(path)} was filled back in with {node[path[-1]]!r}"
+        elif _expected_when_missing(path) == "filled":
+            assert path[-1] in node, f"{_dotted(path)} was not filled back in"
         else:
             # filled back with config.yaml's own value: the schema's default is the documented one
             assert cfg == VALIDATED_DEFAULT, f"{_dotted(path)}: default {node.get(path[-1])!r}, config.yaml " \

@@ -95,7 +95,7 @@ def test_four_line_config_changes_one_width_of_s4(tmp_path):
 
 def test_relevance_section_alone_runs_relevance(tmp_path):
     counts, text = _dry_run(tmp_path, "relevance:\n  seed: 1\n", "relevance")
-    assert counts["relevance_train"] == 1 and counts["relevance_claims"] == 1, counts
+    assert counts["relevance_train_dbn"] == 1 and counts["relevance_claims"] == 1, counts
     # no information_plane section: no S2 training, no trajectories of its networks
     assert "train" not in counts and "relevance_trajectories" not in counts, counts
 

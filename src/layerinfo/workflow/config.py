@@ -92,7 +92,9 @@ def validate_config(config: dict, schema_path: str) -> None:
     """
     from snakemake.utils import validate
 
-    scan_given = "width_scan" in (config.get("coding") or {}).get("network", {})
+    coding = config.get("coding")
+    network = coding.get("network") if isinstance(coding, dict) else None
+    scan_given = isinstance(network, dict) and "width_scan" in network
     try:
         validate(config, schema=str(schema_path))
     except Exception as err:
