@@ -24,9 +24,12 @@ def _import_module(name: str):
         path = Path(name)
         if not path.is_file():
             raise CliError(f"--model: file {name} does not exist")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
+        # its own directory first, so that it can import its neighbours; a private module name,
+        # so that it never replaces an imported module of the same name
+        sys.path.insert(0, str(path.resolve().parent))
+        spec = importlib.util.spec_from_file_location(f"_layerinfo_model_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         return module
     if "" not in sys.path and "." not in sys.path:
