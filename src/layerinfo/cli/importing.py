@@ -51,8 +51,13 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
             return {str(k): v.numpy() for k, v in data.items() if isinstance(v, torch.Tensor)}
         if path.suffix in (".h5", ".hdf5"):
             out = {}
+
+            def collect(name, obj):  # returns None: visititems stops at the first other value
+                if isinstance(obj, h5py.Dataset):
+                    out[name] = obj[()]
+
             with h5py.File(path, "r") as f:
-                f.visititems(lambda name, obj: out.setdefault(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+                f.visititems(collect)
             return out
     except CliError:
         raise

@@ -30,17 +30,23 @@ def subsample_size(n: int, subsample: float | int) -> int:
 
 
 def subsampling_interval(full: float, sub: np.ndarray, n: int, m: int, level: float) -> tuple[float, float]:
-    """m-out-of-n subsampling interval (Politis & Romano 1994, Ann. Stat. 22:2031, eq. 2.4).
+    """m-out-of-n subsampling interval (Politis & Romano 1994, Ann. Stat. 22:2031), with the
+    finite-population correction of sampling without replacement.
 
-    The law of sqrt(n)(theta_n - theta) is approximated by that of sqrt(m)(theta_m - theta_n)
-    over subsamples, so the interval is ``full - sqrt(m/n) * quantiles(sub - full)``, upper
-    quantile for the lower end. Rate sqrt(n) assumed (smooth plug-in functionals); unlike a
-    percentile interval of the subsample values it is centred on the full-sample estimate and
-    removes the part of the small-sample bias that grows from m to n.
+    The law of ``theta_n - theta`` is approximated by that of ``c (theta_m - theta_n)`` over
+    subsamples of size m drawn without replacement, with ``c = sqrt(m / (n - m))``: for a
+    sqrt(n)-consistent estimator Var(theta_m - theta_n) = sigma^2 (1/m - 1/n), so c matches
+    it to Var(theta_n) = sigma^2 / n at any ratio m/n (the delete-d jackknife factor of
+    Shao & Wu 1989, Ann. Stat. 17:1176, with d = n - m; Politis & Romano's sqrt(m/n) is its
+    limit for m/n -> 0). The interval is ``full - c * quantiles(sub - full)``, upper quantile
+    for the lower end: centred on the full-sample estimate, and it removes the part of the
+    small-sample bias that changes from m to n.
     """
+    if not 2 <= m < n:
+        raise ValueError(f"subsample size m = {m} must satisfy 2 <= m < n = {n}")
     alpha = 1.0 - level
     lo_q, hi_q = np.quantile(np.asarray(sub, dtype=np.float64) - full, [alpha / 2, 1 - alpha / 2])
-    scale = np.sqrt(m / n)
+    scale = np.sqrt(m / (n - m))
     return float(full - scale * hi_q), float(full - scale * lo_q)
 
 
