@@ -128,6 +128,10 @@ def import_activations(args) -> int:
         if native:
             return _copy_native(source, out, args)
     arrays = read_arrays(source)
+    from layerinfo.models import ACTIVATIONS  # torch: only once the source is known to be readable
+
+    if args.activation not in ACTIVATIONS and args.activation != "softmax":
+        raise CliError(f"--activation: unknown {args.activation!r}; allowed: softmax, {', '.join(ACTIVATIONS)}")
     y = _labels(args, arrays)
     n = len(y)
     train_mask = np.ones(n, bool)

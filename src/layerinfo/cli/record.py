@@ -17,7 +17,6 @@ The traps handled here, each refused or stated rather than silently recorded wro
 from __future__ import annotations
 
 import fnmatch
-import logging
 import math
 import sys
 from dataclasses import dataclass, field
@@ -32,8 +31,6 @@ from layerinfo.cli.errors import CliError
 from layerinfo.cli.inputs import as_input, checkpoint_epochs, checkpoint_files, load_model, load_probe, load_weights
 from layerinfo.h5io import ActivationWriter
 from layerinfo.progress import progress
-
-log = logging.getLogger("layerinfo.cli")
 
 # module class -> name of layerinfo.models.ACTIVATIONS (sets EBAB's lowest edge); others "linear"
 ACTIVATION_NAMES = {
@@ -289,9 +286,9 @@ def record(args) -> int:
         l.shape = tuple(_select(raw.calls[l.module][l.call], l.name, l.selector).shape[1:])
     reducers = {l.name: Reducer(l, args.reduce, args.max_units, args.seed) for l in layers}
     for module in dict.fromkeys(l.module for l in layers if l.inplace):
-        log.warning("record: warning: %s (%s) works in place and overwrites its input; each layer's values are "
-                    "copied as its module returns, so %s holds what the next module receives", module,
-                    leaf_modules(model)[module].__class__.__name__, module)
+        print(f"record: warning: {module} ({type(leaf_modules(model)[module]).__name__}) works in place and "
+              "overwrites its input; each layer's values are copied as its module returns, so "
+              f"{module} holds what the next module receives", file=sys.stderr)
     by_module: dict[str, list[Layer]] = {}
     for l in layers:
         by_module.setdefault(l.module, []).append(l)

@@ -11,7 +11,7 @@ SATURATION_BITS = 0.01
 def estimate_warnings(t: np.ndarray, method: str, params: dict, values: dict[str, float]) -> list[tuple[str, str]]:
     """Warnings ``(kind, text)`` for the estimates ``values`` (``I_XT``, ``I_TY``, bits) of ``t``.
 
-    Kinds: ``saturated``, ``grid``, ``edge``, ``dimension``, ``negative``.
+    Kinds: ``saturated``, ``grid``, ``edge``, ``dimension``, ``negative``, ``null``.
 
     - I(X;T) at log2 N: each sample is alone in its bin or kernel; for a deterministic network
       the estimate then only counts samples (Saxe et al. 2018; Goldfeld et al. 2019).
@@ -23,6 +23,9 @@ def estimate_warnings(t: np.ndarray, method: str, params: dict, values: dict[str
       points span at most an (N-1)-dimensional subspace and every distance-based estimate
       is dominated by the sample size.
     - Negative estimates (possible for the KDE bounds and differences of entropies).
+    - I(T;Y) not above its shuffled-label null (``values["I_TY_null"]``, when given): labels
+      drawn at random give as much, e.g. a KDE whose kernels are narrow against the spread of
+      the points, where H(T | class) is log2 of the class size whatever the labels.
     """
     n, dim = t.shape
     out = []
@@ -42,6 +45,9 @@ def estimate_warnings(t: np.ndarray, method: str, params: dict, values: dict[str
         out.append(("edge", f"EBAB lower edge {params['lower']:.3g} above the smallest value {lo:.3g}"))
     if dim >= n:
         out.append(("dimension", f"dimension {dim} >= sample count {n}"))
+    if values.get("I_TY_null") is not None and values["I_TY"] <= values["I_TY_null"]:
+        out.append(("null", f"I(T;Y) = {values['I_TY']:.3g} bits not above its shuffled-label null "
+                            f"({values['I_TY_null']:.3g} bits)"))
     for q in ("I_XT", "I_TY"):
         if values[q] < 0:
             out.append(("negative", f"{q} = {values[q]:.3g} bits < 0, clipped to 0"))
