@@ -195,3 +195,26 @@ def test_layers_lists_calls_shapes_and_in_place(tmp_path, probe, capsys):
     assert lines[0].split() == ["layer", "module", "calls", "output", "shape", "units", "note"]
     assert lines[1].split() == ["inner", "Pair", "1", "{0:", "4,", "1:", "4}", "-", "tuple/dict:", "--select"]
     assert lines[2].split() == ["out", "Linear", "1", "2", "2"]
+
+
+def test_epochs_from_file_names_or_the_epoch_key(tmp_path, probe, capsys):
+    path, _, _ = probe
+    state = __import__("cli_models").mlp().state_dict()
+    for name in ("net_e10.pt", "net_e2.pt"):
+        torch.save(state, tmp_path / name)
+    torch.save({"model_state_dict": state, "epoch": 30}, tmp_path / "net_final.pt")
+    out = tmp_path / "acts.h5"
+    code, _, err = run(["record", "--model", model("mlp"), "--weights", str(tmp_path / "net_*.pt"),
+                        "--data", str(path), "-o", str(out)], capsys)
+    assert code == 0, err
+    with open_activations(out) as f:
+        np.testing.assert_array_equal(f.epochs, [2, 10, 30])
+    torch.save({"state_dict": state, "epoch": 2}, tmp_path / "net_x.pt")
+    code, _, err = run(["record", "--model", model("mlp"), "--weights", str(tmp_path / "net_*.pt"),
+                        "--data", str(path), "-o", str(tmp_path / "b.h5")], capsys)
+    assert_one_line_error(code, err, "--weights: several checkpoints claim epoch(s) [2]")
+    (tmp_path / "net_x.pt").write_bytes(b"not a checkpoint")
+    code, _, err = run(["record", "--model", model("mlp"), "--weights", str(tmp_path / "net_x.pt"),
+                        "--data", str(path), "-o", str(tmp_path / "b.h5")], capsys)
+    assert_one_line_error(code, err, "net_x.pt is not a state dict loadable with weights_only=True")
+    assert not (tmp_path / "b.h5").exists()

@@ -119,6 +119,8 @@ def load_weights(model: nn.Module, path: Path) -> None:
     """Load a checkpoint strictly, stripping DataParallel's ``module.`` prefix if the model has none."""
     state, _ = read_checkpoint(path)
     own = model.state_dict()
+    device = next((v.device for v in own.values()), torch.device("cpu"))
+    state = {k: v.to(device) for k, v in state.items()}
     if all(k.startswith("module.") for k in state) and not any(k.startswith("module.") for k in own):
         state = {k[len("module."):]: v for k, v in state.items()}
     missing = [k for k in own if k not in state]

@@ -64,6 +64,7 @@ def build_parser() -> Parser:
                    help="record a fixed random subsample of K units of larger layers (same units every epoch)")
     p.add_argument("--seed", type=int, default=0, help="seed of the unit subsample (default 0)")
     p.add_argument("--batch-size", type=int, default=256, help="probe samples per forward pass (default 256)")
+    p.add_argument("--device", default="cpu", help="torch device of the forward passes: cpu or cuda (default cpu)")
     p.add_argument("-o", "--output", required=True, metavar="ACTS.h5")
 
     p = sub.add_parser("import", help="activations you already have into an activation file",

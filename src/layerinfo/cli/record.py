@@ -219,6 +219,18 @@ def _parse_selectors(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CliError(f"--device: unknown device {name!r}; allowed: cpu, cuda, cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CliError(f"--device: {name} requested but torch sees no GPU; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise CliError(f"--device: {name!r} is not supported; allowed: cpu, cuda, cuda:N")
+    return device
+
+
 def _check_eval(model: nn.Module) -> None:
     training = [name or type(model).__name__ for name, m in model.named_modules() if m.training]
     if training:
@@ -270,9 +282,10 @@ def record(args) -> int:
     checkpoints = checkpoint_epochs(checkpoint_files(args.weights)) if args.weights else [(0, None)]
     if checkpoints[0][1] is not None:
         load_weights(model, checkpoints[0][1])
-    model.eval()
+    device = _device(args.device)
+    model.to(device).eval()
     _check_eval(model)
-    first = as_input(x[:args.batch_size])
+    first = as_input(x[:args.batch_size]).to(device)
     selectors = _parse_selectors(args.select)
     layers = choose(discover(model, first, selectors)[0], args.layers, selectors)
     modules = leaf_modules(model)
@@ -343,7 +356,7 @@ def record(args) -> int:
               "layers": args.layers or ["*"], "reduce": args.reduce, "max_units": args.max_units,
               "seed": args.seed, "batch_size": args.batch_size}
     attrs = {"config": config, "seed": args.seed, "package_version": layerinfo.__version__,
-             "torch_version": str(torch.__version__), "device": "cpu", "source": "layerinfo record"}
+             "torch_version": str(torch.__version__), "device": str(device), "source": "layerinfo record"}
     epochs = np.array([e for e, _ in checkpoints])
     steps = [(i, start) for i in range(len(checkpoints)) for start in range(0, n, args.batch_size)]
     with ActivationWriter(out, epochs=epochs, layers=specs, probe_indices=np.arange(n), probe_labels=y,
@@ -354,7 +367,7 @@ def record(args) -> int:
                 load_weights(model, checkpoints[i][1])
                 model.eval()
                 loaded = i
-            for l, values in enumerate(forward(as_input(x[start:start + args.batch_size]))):
+            for l, values in enumerate(forward(as_input(x[start:start + args.batch_size]).to(device))):
                 w.write_rows(i, l, start, values.numpy())
         w.write_history({"epoch": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                         ("train_loss", "train_acc", "test_loss", "test_acc")}})
