@@ -80,3 +80,20 @@ def random_in_eval():
 
 def not_a_module():
     return 42
+
+
+class InPlaceAfter(nn.Module):
+    """A functional in-place ReLU (no module) overwrites the first Linear's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = nn.Linear(4, 3), nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = self.first(x)
+        h.relu_()
+        return self.second(h)
+
+
+def in_place_after():
+    return _seeded(InPlaceAfter)

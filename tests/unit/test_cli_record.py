@@ -218,3 +218,18 @@ def test_epochs_from_file_names_or_the_epoch_key(tmp_path, probe, capsys):
                         "--data", str(path), "-o", str(tmp_path / "b.h5")], capsys)
     assert_one_line_error(code, err, "net_x.pt is not a state dict loadable with weights_only=True")
     assert not (tmp_path / "b.h5").exists()
+
+
+def test_output_overwritten_by_a_functional_in_place_op_is_said_and_kept_as_returned(tmp_path, probe, capsys):
+    path, x, _ = probe
+    out = tmp_path / "acts.h5"
+    code, _, err = run(["record", "--model", model("in_place_after"), "--data", str(path), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert ("record: warning: the output of first is overwritten in place later in the forward pass; "
+            "the file holds each value as its module returned it") in err
+    net = __import__("cli_models").in_place_after()
+    with torch.inference_mode(), open_activations(out) as f:
+        first = net.first(torch.from_numpy(x))
+        np.testing.assert_array_equal(f.activations(0, 0), first.numpy())  # before relu_
+        assert (first < 0).any()
+        np.testing.assert_array_equal(f.activations(0, 1), net.second(first.relu()).numpy())

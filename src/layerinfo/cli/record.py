@@ -238,6 +238,16 @@ def _check_eval(model: nn.Module) -> None:
                        "dropout or batch statistics would change the recorded values")
 
 
+def _copy(output):
+    if isinstance(output, torch.Tensor):
+        return output.detach().clone()
+    if isinstance(output, (tuple, list)):
+        return type(output)(_copy(o) for o in output)
+    if isinstance(output, dict):
+        return {k: _copy(v) for k, v in output.items()}
+    return output
+
+
 def _buffers(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_buffers()}
 
@@ -289,14 +299,21 @@ def record(args) -> int:
     selectors = _parse_selectors(args.select)
     layers = choose(discover(model, first, selectors)[0], args.layers, selectors)
     modules = leaf_modules(model)
-    # per-call shapes of selected tuple/dict outputs: one more discovery pass through the selector
-    raw = Hooks(model, sorted({l.module for l in layers}),
-                transform=lambda n, k, out: out.detach().clone() if isinstance(out, torch.Tensor) else out)
+    # One more pass keeping each chosen output and its copy: the shapes of selected tuple/dict
+    # outputs, and which outputs are overwritten after their module returned (in place).
+    raw = Hooks(model, sorted({l.module for l in layers}), transform=lambda n, k, out: (out, _copy(out)))
     with torch.inference_mode():
         model(first)
     raw.remove()
+    overwritten = []
     for l in layers:
-        l.shape = tuple(_select(raw.calls[l.module][l.call], l.name, l.selector).shape[1:])
+        kept, copied = raw.calls[l.module][l.call]
+        l.shape = tuple(_select(copied, l.name, l.selector).shape[1:])
+        if not torch.equal(_select(kept, l.name, l.selector), _select(copied, l.name, l.selector)):
+            overwritten.append(l.name)
+    if overwritten:
+        print(f"record: warning: the output of {', '.join(overwritten)} is overwritten in place later in the "
+              "forward pass; the file holds each value as its module returned it", file=sys.stderr)
     reducers = {l.name: Reducer(l, args.reduce, args.max_units, args.seed) for l in layers}
     for module in dict.fromkeys(l.module for l in layers if l.inplace):
         print(f"record: warning: {module} ({type(leaf_modules(model)[module]).__name__}) works in place and "
