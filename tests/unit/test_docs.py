@@ -6,8 +6,9 @@ containers/ and config/:
 * every relative link ``[text](path#anchor)`` names an existing file, and an anchor into a
   Markdown page names one of its headings (GitHub's slugs);
 * every file path named in inline code (```rules/common.smk```) exists, relative to the
-  repository root or to the page; a bare file name with a source extension (```channel.py```)
-  must be some tracked file's name. Outputs of a run (``results/``, ``logs/``, ``resources/``,
+  repository root or to the page, when it starts with a folder of either (or a near miss of one,
+  ```doc/usage.md```); bare names (```nets.py```) and paths elsewhere (```path/to/nets.py```) may be
+  the user's files and are not checked. Outputs of a run (``results/``, ``logs/``, ``resources/``,
   ``runs/``, ``.venv/``) and paths with placeholders (``{name}``, ``<stage>``, ``*``, ``…``) are
   not files of the repository and are skipped. Inside fenced code, words that start with a
   top-level folder of the repository (``config/reduced.yaml``) are checked too;
@@ -23,6 +24,7 @@ containers/ and config/:
 * docs/rulegraph.svg (``make rulegraph``) shows every rule of the workflow.
 """
 
+import difflib
 import re
 import subprocess
 from pathlib import Path
@@ -160,8 +162,10 @@ def path_problems(page, root=ROOT, names=None):
         if token.startswith("../"):
             if not (root / token).resolve().is_relative_to(root.resolve()):
                 continue  # a file outside the repository, named as optional (e.g. ../shared/...)
-        elif "/" in token and not token.rstrip("/").endswith(SOURCE_SUFFIXES) and token.split("/")[0] not in top:
-            continue  # a path inside a file (HDF5 groups such as probe/labels), not in the repository
+        elif "/" not in token:
+            continue  # a bare name (`nets.py`): a user's file as often as one of the repository
+        elif not difflib.get_close_matches(token.split("/")[0], top, n=1, cutoff=0.75):
+            continue  # not under a folder of the repository: path/to/your.py, HDF5 groups (probe/labels)
         candidates.append((token, line))
     skip = ignored([t for t, _ in candidates], root)
     problems = []
@@ -362,9 +366,11 @@ def test_planted_missing_path_is_found(repo):
     page.write_text("# Usage\n\nSee `docs/usage.md`, `results/tables/x.csv` and `schemas/{name}.yaml`.\n",
                     encoding="utf-8")
     assert path_problems(page, repo, names=set()) == []
-    page.write_text("# Usage\n\nSee `docs/usgae.md`.\n\n```sh\nbash schemas/missing.sh\n```\n", encoding="utf-8")
+    page.write_text("# Usage\n\nSee `docs/usgae.md`, `doc/usage.md` and `path/to/your.py`.\n\n"
+                    "```sh\nbash schemas/missing.sh\n```\n", encoding="utf-8")
     problems = path_problems(page, repo, names=set())
-    assert [p.split(": names ")[1].split(",")[0] for p in problems] == ["'docs/usgae.md'", "'schemas/missing.sh'"]
+    assert [p.split(": names ")[1].split(",")[0] for p in problems] == [
+        "'docs/usgae.md'", "'doc/usage.md'", "'schemas/missing.sh'"]
 
 
 def test_planted_unknown_config_key_is_found(repo):
