@@ -85,10 +85,10 @@ def main():
     save_dataset(load_dataset("tishby"), dataset)
     runs = []
     for seed in (0, 1):
-        run = copy.deepcopy(RUN)
-        run["training"]["epochs"] = args.epochs
-        run.update(seed=seed, run=f"{args.activation}-s{seed}", activation=args.activation)
-        runs.append(run)
+        member = copy.deepcopy(RUN)
+        member["training"]["epochs"] = args.epochs
+        member.update(seed=seed, run=f"{args.activation}-s{seed}", activation=args.activation)
+        runs.append(member)
 
     def spec(name):
         return {"runs": runs, "dataset": str(dataset), "checkpoint": str(base / name / ".checkpoint.pt"),
