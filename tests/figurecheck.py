@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 
-def assert_drawn(path: str | Path, min_pixels: int = 300, min_ink: float = 0.02, coloured: bool = True) -> None:
+def assert_drawn(path: str | Path, min_pixels: int = 200, min_ink: float = 0.02, coloured: bool = True) -> None:
     """Fail unless ``path`` decodes as a PNG at least ``min_pixels`` on each side whose pixels
     differ from the background (its most common colour) in at least ``min_ink`` of the area and,
     if ``coloured``, that shows some colour (axes and text alone are grey; greyscale images of
