@@ -313,9 +313,81 @@ def claims_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover - a convenience for README tables
-    import sys
+STUDY_ORDER = ("relevance", "information_plane", "isometry", "coding")
+STUDY_LABELS = {"relevance": "S1", "information_plane": "S2", "isometry": "S3", "coding": "S4"}
 
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m layerinfo.claims results/tables/claims.csv")
-    print(claims_markdown(read_claims([sys.argv[1]])), end="")
+
+def claims_summary(frame: pd.DataFrame) -> str:
+    """Verdict counts per study as a Markdown table (S1 to S4 first, then any other study), for
+    the README; ``python -m layerinfo.claims --summary claims.csv`` prints it."""
+    lines = ["| study | claims | reproduced | not reproduced | inconclusive |", "|---|---|---|---|---|"]
+    studies = list(dict.fromkeys(frame["study"]))
+    order = [s for s in STUDY_ORDER if s in studies] + [s for s in studies if s not in STUDY_ORDER]
+    for study in order:
+        verdicts = frame.loc[frame["study"] == study, "verdict"]
+        label = f"{STUDY_LABELS[study]} {study}" if study in STUDY_LABELS else study
+        counts = " | ".join(str(int((verdicts == v).sum())) for v in VERDICTS)
+        lines.append(f"| {label} | {len(verdicts)} | {counts} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED_BLOCKS = {"claims-table": claims_markdown, "claims-summary": claims_summary}
+
+
+def update_generated_blocks(text: str, base: Path) -> str:
+    """``text`` with every generated claims block rewritten from the CSV its marker names.
+
+    A block is ``<!-- claims-table: PATH -->`` (or ``claims-summary``) on a line of its own, the
+    generated Markdown, then ``<!-- end claims-table -->``; PATH is relative to ``base`` (the
+    repository root). Raises ValueError on a marker without its end.
+    """
+    import re
+
+    pattern = re.compile(r"^(<!-- (claims-table|claims-summary): (\S+) -->\n)(.*?)(<!-- end \2 -->)$", re.S | re.M)
+
+    def render(match):
+        kind, path = match.group(2), match.group(3)
+        if not (base / path).is_file():
+            raise ValueError(f"the '<!-- {kind}: {path} -->' block names a claims CSV that does not exist")
+        frame = read_claims([base / path])
+        return match.group(1) + GENERATED_BLOCKS[kind](frame) + match.group(5)
+
+    updated = pattern.sub(render, text)
+    for kind in GENERATED_BLOCKS:
+        starts = re.findall(rf"^<!-- {kind}: \S+ -->$", updated, re.M)
+        if len(starts) != len(re.findall(rf"^<!-- end {kind} -->$", updated, re.M)):
+            raise ValueError(f"a '<!-- {kind}: PATH -->' marker has no '<!-- end {kind} -->'")
+    return updated
+
+
+def main(argv=None) -> int:
+    """``python -m layerinfo.claims [--summary] CLAIMS_CSV`` prints the claims (or the verdict
+    counts per study) as Markdown; ``--update FILE...`` rewrites the generated claims blocks of
+    Markdown files instead (paths in the markers relative to the current directory)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m layerinfo.claims", description=main.__doc__)
+    parser.add_argument("csv", nargs="?", help="a claims table, e.g. results/tables/claims.csv")
+    parser.add_argument("--summary", action="store_true", help="verdict counts per study instead of every claim")
+    parser.add_argument("--update", nargs="+", metavar="FILE", help="rewrite the generated claims blocks of these files")
+    args = parser.parse_args(argv)
+    if args.update:
+        for name in args.update:
+            path = Path(name)
+            text = path.read_text(encoding="utf-8")
+            updated = update_generated_blocks(text, Path.cwd())
+            if updated != text:
+                path.write_text(updated, encoding="utf-8")
+                print(f"updated {path}")
+        return 0
+    if not args.csv:
+        parser.error("give a claims CSV (e.g. results/tables/claims.csv) or --update FILE...")
+    if not Path(args.csv).is_file():
+        parser.error(f"claims CSV {args.csv!r} does not exist (a run writes results/tables/claims.csv)")
+    frame = read_claims([args.csv])
+    print((claims_summary if args.summary else claims_markdown)(frame), end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the command line above
+    raise SystemExit(main())

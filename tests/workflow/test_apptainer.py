@@ -18,7 +18,7 @@ once without containers, and the test checks that
 * the image passes its %test (``apptainer test``) and holds Python >= 3.11 (Snakemake binds
   the host's Python search path into ``script:`` jobs).
 
-Cost on the 2-core CI machine: see the README, "Containers (Apptainer)" (about 12 minutes with
+Cost on the 2-core CI machine: see benchmarks/README.md, "The test suite" (about 12-15 minutes with
 an empty cache, most of it the 3 GB data image with torch; about a minute with the cache).
 """
 
