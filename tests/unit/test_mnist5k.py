@@ -85,3 +85,14 @@ def test_short_s3_training_run(mnist5k, tmp_path):
             assert f.activations(0, 0).shape == (5000, 32)
         # 10 classes: chance is 0.1; two epochs of SGD on 4000 real digits reach well above it
         assert history["test_acc"][-1] > 0.8
+
+
+def test_s4_task_of_the_reduced_config_draws_50_images_per_class(mnist5k, tmp_path):
+    from layerinfo.coding.tasks import task_data
+
+    save_dataset(mnist5k, tmp_path / "mnist5k.npz")
+    spec = {"kind": "dataset", "dataset": "mnist5k", "n_train": 500, "n_test": 1000, "normalise": "length"}
+    x_tr, l_tr, x_te, l_te, m = task_data({"seed": 0, "task": "mnist5k", "task_spec": spec}, tmp_path / "mnist5k.npz")
+    assert x_tr.shape == (500, 784) and x_te.shape == (1000, 784) and m == 10
+    assert np.bincount(l_tr).tolist() == [50] * 10
+    np.testing.assert_allclose((x_tr ** 2).sum(1), 784)  # |x|^2 = N0
