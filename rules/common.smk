@@ -257,6 +257,7 @@ def relevance_targets():
         "results/figures/relevance/relevance_curve.png",
         "results/figures/relevance/rank_frequency.png",
         "results/figures/relevance/generated.png",
+        "results/figures/relevance/generated_grid.png",
     ]
     if config["relevance"]["trajectories"]:
         targets.append("results/tables/relevance_trajectories.csv")

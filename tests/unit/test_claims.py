@@ -184,36 +184,58 @@ def test_s2_earlier_layers_correlated_do_not_reproduce():
 # S1
 
 
-def relevance_tables(h_k, slopes, exponent_ci, scores, lr=(-0.5, 0.6)):
+def relevance_tables(h_k, slopes, exponent_ci, support, lr=(-0.5, 0.6)):
+    """``support``: each hidden layer's bootstrap share of ranking first by F (layers 1..n-1)."""
     n = len(h_k)
     table = pd.DataFrame({"network": "dbn", "split": "train", "layer": range(n), "units": 8, "epoch": 200,
                           "H_s_norm": np.linspace(1, 0, n), "H_k_norm": h_k, "slope_Hk_Hs": slopes,
                           "zipf_exponent": [1.0] * n, "zipf_ci_low": [exponent_ci[0]] * n,
                           "zipf_ci_high": [exponent_ci[1]] * n, "zipf_n_tail": 50,
                           "zipf_lr_R": lr[0], "zipf_lr_p": lr[1]})
-    gen = pd.DataFrame({"source": "layer", "layer": range(1, n), "generation_score": scores,
-                        "generation_score_se": 0.01})
+    gen = pd.DataFrame({"source": "layer", "layer": range(1, n), "generation_first_support": support,
+                        "generation_f": 0.5})
     return table, gen
 
 
 def test_s1_all_claims_reproduce_on_an_ideal_stack():
+    # the Zipf layer (2, slope -1) ranks first by F in 97% of the resamples
     table, gen = relevance_tables([0.0, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (0.9, 1.1),
-                                  [0.3, 0.6, 0.2, 0.1])
+                                  [0.02, 0.97, 0.01, 0.0])
     got = by_id(relevance_claims(table, gen))
     assert {k: v.verdict for k, v in got.items()} == {
         "s1_relevance_interior_maximum": R, "s1_zipf_layer_exponent": R, "s1_zipf_layer_best_generator": R}
+    assert got["s1_zipf_layer_best_generator"].value == 0.97
+    assert "Kynkäänniemi" in got["s1_zipf_layer_best_generator"].statistic
 
 
 def test_s1_claims_fail_and_straddle():
-    # maximum at the last layer, exponent interval excluding 1, Zipf layer tied with another
+    # maximum at the last layer, exponent interval excluding 1, another layer first in 96%
     table, gen = relevance_tables([0.0, 0.1, 0.2, 0.3, 0.4], [-3, -2, -1.0, 0.5, 1], (1.3, 1.6),
-                                  [0.3, 0.6, 0.595, 0.1])
+                                  [0.96, 0.04, 0.0, 0.0])
     got = by_id(relevance_claims(table, gen))
     assert got["s1_relevance_interior_maximum"].verdict == N
     assert got["s1_zipf_layer_exponent"].verdict == N
-    assert got["s1_zipf_layer_best_generator"].verdict == I  # 0.005 apart, s.e. 0.014
-    gen.loc[gen["layer"] == 2, "generation_score"] = 0.2
-    assert by_id(relevance_claims(table, gen))["s1_zipf_layer_best_generator"].verdict == N
+    assert got["s1_zipf_layer_best_generator"].verdict == N
+    assert "most often first: layer 1 (share 0.96" in got["s1_zipf_layer_best_generator"].statistic
+    # no layer reaches 95%: inconclusive, whoever leads
+    for support in ([0.5, 0.45, 0.05, 0.0], [0.0, 0.94, 0.06, 0.0], [0.3, 0.3, 0.3, 0.1]):
+        gen["generation_first_support"] = support
+        assert by_id(relevance_claims(table, gen))["s1_zipf_layer_best_generator"].verdict == I, support
+    # exactly 95% is enough
+    gen["generation_first_support"] = [0.0, 0.95, 0.05, 0.0]
+    assert by_id(relevance_claims(table, gen))["s1_zipf_layer_best_generator"].verdict == R
+    # a table without the bootstrap (an older run) decides nothing
+    assert by_id(relevance_claims(table, gen.drop(columns="generation_first_support"))
+                 )["s1_zipf_layer_best_generator"].verdict == I
+
+
+def test_s1_interior_maximum_ignores_the_pixel_layer():
+    # H[k] of the pixels (layer 0) above every hidden layer: the hidden layers alone peak inside
+    table, gen = relevance_tables([0.9, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (0.9, 1.1),
+                                  [0.0, 1.0, 0.0, 0.0])
+    row = by_id(relevance_claims(table, gen))["s1_relevance_interior_maximum"]
+    assert row.verdict == R and row.value == pytest.approx(0.5 - 0.3) and row.n == 4
+    assert "pixel layer does not count" in row.statistic
 
 
 def test_s1_zipf_layer_needs_the_power_law_not_rejected_by_the_lognormal():
@@ -221,11 +243,11 @@ def test_s1_zipf_layer_needs_the_power_law_not_rejected_by_the_lognormal():
     for lr, verdict in (((-0.5, 0.6), R), ((2.0, 0.01), R), ((-3.0, 0.05), N), ((-3.0, 0.1), R),
                         ((np.nan, np.nan), I)):
         table, gen = relevance_tables([0.0, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (0.9, 1.1),
-                                      [0.3, 0.6, 0.2, 0.1], lr=lr)
+                                      [0.0, 1.0, 0.0, 0.0], lr=lr)
         assert by_id(relevance_claims(table, gen))["s1_zipf_layer_exponent"].verdict == verdict, lr
     # an interval excluding 1 fails whatever the test says; test-split rows are ignored
     table, gen = relevance_tables([0.0, 0.3, 0.5, 0.2, 0.1], [-3, -2, -1.0, 0.5, 1], (1.3, 1.6),
-                                  [0.3, 0.6, 0.2, 0.1], lr=(np.nan, np.nan))
+                                  [0.0, 1.0, 0.0, 0.0], lr=(np.nan, np.nan))
     held_out = table.assign(split="test", zipf_ci_low=0.5, zipf_ci_high=1.5)
     got = by_id(relevance_claims(pd.concat([table, held_out]), gen))
     assert got["s1_zipf_layer_exponent"].verdict == N
