@@ -263,6 +263,7 @@ def relevance_targets():
         "results/figures/relevance/relevance_curve.png",
         "results/figures/relevance/rank_frequency.png",
         "results/figures/relevance/generated.png",
+        "results/figures/relevance/generated_grid.png",
     ]
     # the trajectories measure the information_plane networks: none without that study
     if config["relevance"]["trajectories"] and STUDY in config:

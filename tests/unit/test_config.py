@@ -129,3 +129,14 @@ def test_paper_config_runs_the_coding_study_on_mnist_and_cifar10(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dataset_download" in proc.stdout and "coding_sample" in proc.stdout, proc.stdout
+
+
+def test_reduced_config_runs_s1_and_s4_on_mnist_images():
+    reduced = yaml.safe_load((ROOT / "config" / "reduced.yaml").read_text())
+    validate_config(reduced, SCHEMA)
+    s1 = reduced["relevance"]
+    assert s1["dataset"] == "mnist5k" and s1["hidden_widths"] == [500, 250, 120, 60, 30, 25, 20, 15, 10, 5, 3, 2]
+    assert s1["training"]["protocol"] == "authors" and s1["trajectories"] is False
+    assert s1["generation"]["k"] == 3  # Kynkäänniemi et al. 2019
+    task = reduced["coding"]["tasks"]["mnist5k"]
+    assert task["dataset"] == "mnist5k" and task["n_train"] == 500 and task["depth"] == 1  # 50 per class

@@ -105,8 +105,9 @@ def validate_config(config: dict, schema_path: str) -> None:
         raise ConfigError(format_schema_error(cause)) from None
     if "coding" in config and not scan_given:
         # the default width scan names the default tasks: scan those this config still has
-        scan = config["coding"]["network"]["width_scan"]
+        scan = dict(config["coding"]["network"]["width_scan"])  # a copy: the schema's default object
         scan["tasks"] = [t for t in scan["tasks"] if t in config["coding"]["tasks"]]
+        config["coding"]["network"]["width_scan"] = scan
     check_config(config)
 
 
@@ -218,32 +219,35 @@ def check_coding(section: dict) -> None:
             raise ConfigError(f"invalid config key 'coding.tasks.{name}.n_inputs': {task['n_inputs']} is smaller "
                               f"than the number of classes ({len(task['proportions'])}); orthogonal class means "
                               "need at least one input dimension per class")
+    for scan in width_scans(section):
+        unknown = sorted(set(scan.get("tasks", [])) - set(section["tasks"]))
+        if unknown:
+            raise ConfigError(f"invalid config key 'coding.network.width_scan.tasks': {unknown} are not tasks; "
+                              f"allowed: {sorted(section['tasks'])}")
+
+
+def width_scans(section: dict) -> list[dict]:
+    """The coding section's ``network.width_scan`` as a list of scans (one scan or a list of them)."""
     scan = section["network"].get("width_scan", {})
-    unknown = sorted(set(scan.get("tasks", [])) - set(section["tasks"]))
-    if unknown:
-        raise ConfigError(f"invalid config key 'coding.network.width_scan.tasks': {unknown} are not tasks; "
-                          f"allowed: {sorted(section['tasks'])}")
-    c = section.get("classifier", {})
-    if c.get("redundant_min_branches", 2) > c.get("redundant_max_branches", 7):
-        raise ConfigError("invalid config key 'coding.classifier.redundant_min_branches': "
-                          f"{c['redundant_min_branches']} exceeds redundant_max_branches ({c['redundant_max_branches']})")
+    return list(scan) if isinstance(scan, list) else [scan]
 
 
 def coding_runs(config: dict) -> list[tuple[str, str, str, int]]:
     """``(task, nonlinearity, scaling, width)`` of every run of the coding-schemes study: each task
-    x nonlinearity x scaling at ``network.width``, plus the ``network.width_scan`` runs at
-    ``factor x width``."""
+    x nonlinearity x scaling at ``network.width``, plus the runs of every ``network.width_scan``
+    at ``factor x width``."""
     study = config["coding"]
     width = int(study["network"]["width"])
-    scan = study["network"].get("width_scan", {})
     runs = []
     for task in study["tasks"]:
         for nl in study["nonlinearities"]:
             for sc in study["scalings"]:
                 runs.append((task, nl, sc, width))
-                if (task in scan.get("tasks", []) and nl in scan.get("nonlinearities", [])
-                        and sc in scan.get("scalings", [])):
-                    runs.extend((task, nl, sc, int(f) * width) for f in scan.get("factors", []))
+                for scan in width_scans(study):
+                    if (task in scan.get("tasks", []) and nl in scan.get("nonlinearities", [])
+                            and sc in scan.get("scalings", [])):
+                        runs.extend((task, nl, sc, int(f) * width) for f in scan.get("factors", [])
+                                    if (task, nl, sc, int(f) * width) not in runs)
     return runs
 
 
@@ -298,15 +302,18 @@ def run_config(config: dict, experiment: str, activation: str, initialisation: s
 def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str, width: int | None = None) -> dict:
     """The resolved, self-contained configuration of one run of the coding-schemes study (S4),
     stored in its posterior file (``width`` defaults to ``network.width``)."""
+    from layerinfo.coding.units import chain_schedule
+
     study = config["coding"]
+    width = int(width if width is not None else study["network"]["width"])
     return {
         "study": "coding",
         "task": task,
         "task_spec": copy.deepcopy(study["tasks"][task]),
         "nonlinearity": nonlinearity,
         "scaling": scaling,
-        "width": int(width if width is not None else study["network"]["width"]),
+        "width": width,
         "prior": copy.deepcopy(study["prior"]),
-        "sampler": copy.deepcopy(study["sampler"]),
+        "sampler": chain_schedule(copy.deepcopy(study["sampler"]), width, int(study["network"]["width"])),
         "seed": int(study["seed"]),
     }
