@@ -86,10 +86,12 @@ def _dry_run(tmp_path, text, target):
 
 def test_four_line_config_changes_one_width_of_s4(tmp_path):
     """Only what differs from the defaults: S4 at width 50, everything else as config.yaml's coding
-    section (6 runs per task x 2 tasks, plus the toy task's relu/feature scan at 4 x 50)."""
+    section (6 runs per task x 2 tasks, plus the toy task's relu/feature scan at 2 x 50)."""
     counts, text = _dry_run(tmp_path, "# S4 alone, hidden width 50\ncoding:\n  network:\n    width: 50\n", "coding")
     assert counts["coding_sample"] == 2 * 3 * 2 + 1, counts
-    assert "results/runs/coding/toy/relu-feature-w50/posterior.h5" in text and "relu-feature-w200" in text and "-w100" not in text
+    # every run at 50, and the scan (factor 2: 100) only for relu/feature on the toy task
+    assert "results/runs/coding/toy/linear-lazy-w50/posterior.h5" in text
+    assert "results/runs/coding/toy/relu-feature-w100/posterior.h5" in text and "linear-feature-w100" not in text
     assert not [rule for rule in counts if rule.split("_")[0] in ("train", "estimate", "relevance", "isometry")]
 
 
