@@ -9,7 +9,6 @@ import pytest
 
 from layerinfo import claims as c
 from layerinfo.coding.claims import coding_claims
-from layerinfo.infoplane.claims import information_plane_claims
 from layerinfo.relevance.claims import relevance_claims
 
 R, N, I = c.REPRODUCED, c.NOT_REPRODUCED, c.INCONCLUSIVE
@@ -106,78 +105,8 @@ def test_merge_refuses_a_bad_verdict(tmp_path):
         c.read_claims([tmp_path / "claims_s.csv"])
 
 
-# --------------------------------------------------------------------------------------------
-# S2
-
-
-def compression_rows(compress, test_acc=None, activations=("relu", "tanh"), seeds=6, l2_shift=None):
-    """A per-run compression table: layers 0-2 hidden and 3 the output; ``compress(activation,
-    seed, layer)`` gives compression_bits, I_XT_max_bits is 10."""
-    rows = []
-    experiments = {"main": 0.0} if l2_shift is None else {"main": 0.0, "l2": 0.015}
-    for experiment, l2 in experiments.items():
-        for activation in activations:
-            for seed in range(seeds):
-                acc = test_acc(activation, seed) if test_acc else 0.9
-                for layer in range(4):
-                    bits = compress(activation, seed, layer) + (l2_shift if l2 else 0.0)
-                    for estimator, method in (("ebab", "ebab"), ("akde_paper", "akde")):
-                        rows.append({"study": "information_plane", "experiment": experiment,
-                                     "activation": activation, "initialisation": "truncnorm", "seed": seed,
-                                     "run": f"{activation}-truncnorm-s{seed}", "estimator": estimator,
-                                     "method": method, "layer": layer,
-                                     "layer_name": "output" if layer == 3 else f"hidden{layer + 1}",
-                                     "units": 4, "I_XT_max_bits": 10.0, "I_XT_final_bits": 10.0 - bits,
-                                     "compression_bits": bits, "test_acc": acc})
-    return pd.DataFrame(rows)
-
-
-SECTION = {"training": {"l2": 0.0}, "experiments": {"main": {}, "l2": {"training": {"l2": 0.015}}}}
-
-
 def by_id(claims):
     return {claim.claim: claim for claim in claims}
-
-
-def test_s2_strong_compression_correlated_with_accuracy_in_the_last_layers_reproduces():
-    acc = lambda a, s: 0.8 + 0.02 * s  # noqa: E731
-    # last hidden (2) and output (3) compress in step with accuracy; earlier layers at random
-    noise = np.random.default_rng(1).uniform(0.5, 3.0, size=(2, 6, 4))
-    comp = lambda a, s, l: (2.0 + 0.5 * s + (a == "relu")) if l >= 2 else noise[int(a == "relu"), s, l]  # noqa: E731
-    got = by_id(information_plane_claims(compression_rows(comp, acc, l2_shift=1.0), SECTION))
-    assert got["s2_compression_without_saturation_ebab"].verdict == R
-    assert got["s2_output_layer_compression_correlates"].verdict == R
-    assert got["s2_last_hidden_compression_correlates"].verdict == R
-    assert got["s2_l2_increases_compression"].verdict == R
-    assert got["s2_l2_increases_compression"].value == pytest.approx(1.0)
-
-
-def test_s2_no_compression_and_no_l2_experiment():
-    comp = lambda a, s, l: 0.01 * (s % 2)  # noqa: E731
-    section = {"training": {"l2": 0.0}, "experiments": {"main": {}}}
-    got = by_id(information_plane_claims(compression_rows(comp), section))
-    assert got["s2_compression_without_saturation_ebab"].verdict == N
-    assert got["s2_l2_increases_compression"].verdict == I and got["s2_l2_increases_compression"].n == 0
-    # constant accuracy: no correlation can be computed
-    assert got["s2_output_layer_compression_correlates"].verdict == I
-
-
-def test_s2_activation_and_spread_claims():
-    same = lambda a, s, l: 1.0 + 0.01 * s  # noqa: E731
-    got = by_id(information_plane_claims(compression_rows(same), SECTION))
-    assert got["s2_compression_differs_between_activations"].verdict == N
-    assert got["s2_spread_across_initialisations"].verdict == N  # cv ~ 0.02
-    apart = lambda a, s, l: (5.0 if a == "relu" else 0.5) * (1 + s)  # noqa: E731
-    got = by_id(information_plane_claims(compression_rows(apart), SECTION))
-    assert got["s2_spread_across_initialisations"].verdict == R  # cv of 1..6 = 0.53
-    assert got["s2_compression_differs_between_activations"].verdict == R
-
-
-def test_s2_earlier_layers_correlated_do_not_reproduce():
-    acc = lambda a, s: 0.8 + 0.02 * s  # noqa: E731
-    comp = lambda a, s, l: 1.0 + s  # every layer tracks accuracy exactly  # noqa: E731
-    got = by_id(information_plane_claims(compression_rows(comp, acc, seeds=12), SECTION))
-    assert got["s2_earlier_layers_compression_uncorrelated"].verdict == N
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,6 +89,9 @@ def test_default_and_paper_configs_are_valid_and_defaults_filled():
     reduced = yaml.safe_load((ROOT / "config" / "reduced.yaml").read_text())
     validate_config(reduced, SCHEMA)
     assert len(runs(reduced)) == (8 + 2) * 10  # eight activations, and tanh and ReLU with L2
+    # the decisive S2 run: the reference's 8000 epochs on seeds no other config uses
+    assert reduced[IP]["training"]["epochs"] == 8000
+    assert not set(reduced[IP]["seeds"]) & (set(paper[IP]["seeds"]) | set(cfg[IP]["seeds"]) | set(range(10)))
     for config in (paper, reduced):  # the reference protocol, with the schema's key names
         assert config[IP]["dataset"]["split"] == "reference" and config[IP]["training"]["shuffle"] is False
         assert config["initialisations"]["truncnorm"]["gain"] == "reference"

@@ -13,21 +13,24 @@ SIGMA_WS = [0.8, 1.0, 1.03, 1.2, 2.2]
 CHI = {0.8: 0.64, 1.0: 0.97, 1.03: 1.0, 1.2: 1.04, 2.2: 1.46}
 
 
-def information(peak=1.03, critical_bits=6.0, off_bits=1.0, gaussian_bits=1.0, control_peak=2.2, noise=0.1):
-    """A hand-made information table: per channel x init x sigma_b x seed x depth x sigma_w."""
+def information(peak=1.03, critical_bits=6.0, off_bits=1.0, gaussian_bits=1.0, control_peak=2.2, noise=0.1,
+                depths=(4, 16, 48), fail_depth=None):
+    """A hand-made information table: per channel x init x sigma_b x seed x depth x sigma_w. At
+    ``fail_depth`` neither comparison holds (off-critical and Gaussian near the critical bits)."""
     rows = []
     for channel, init, sigma_b, seed, depth, sigma_w in itertools.product(
             ["per_layer_relative", "output_fixed"], ["orthogonal", "gaussian"], [0.005, 0.05], [0, 1],
-            [4, 16, 48], SIGMA_WS):
+            depths, SIGMA_WS):
         jitter = 0.01 * sigma_b + 0.01 * seed
+        off, gauss = (5.0, 5.5) if depth == fail_depth else (off_bits, gaussian_bits)
         if channel == "output_fixed":
             value = 5.0 - abs(sigma_w - control_peak)
         elif init == "gaussian":
-            value = gaussian_bits if sigma_w == 1.03 else 0.5
+            value = gauss if sigma_w == 1.03 else 0.5
         elif sigma_w == peak:
             value = critical_bits + noise * (2 * seed - 1)  # seeds disagree by 2 * noise
         elif sigma_w in (0.8, 2.2):
-            value = off_bits
+            value = off
         else:
             value = 3.0
         rows.append({"channel": channel, "init": init, "sigma_b": sigma_b, "seed": seed, "depth": depth,
@@ -107,6 +110,30 @@ def test_single_network_cells_give_a_value_without_interval():
                                                        jac[(jac["seed"] == 0) & (jac["input"] == 0)])}
     for name in ("corrected_beats_classic", "spectral_variance"):
         assert claims[name].n == 1 and np.isnan(claims[name].ci_low) and claims[name].verdict == "reproduced"
+
+
+def test_comparisons_are_decided_at_every_depth_from_16_or_the_deepest():
+    claims = {c.claim: c for c in ic.isometry_claims(information(), theory(), jacobian())}
+    for name in ("critical_beats_off_critical", "orthogonal_beats_gaussian"):
+        # two depths x two sigma_b x two seeds; the criterion names the depths
+        assert claims[name].n == 8 and "(here 16, 48)" in claims[name].criterion
+    # holding at 16 but not at 48 is not holding at every depth
+    failing = {c.claim: c for c in ic.isometry_claims(information(fail_depth=48), theory(), jacobian())}
+    assert failing["critical_beats_off_critical"].verdict == "not reproduced"
+    assert failing["orthogonal_beats_gaussian"].verdict == "not reproduced"
+    assert "depth 48" in failing["critical_beats_off_critical"].statistic
+    # no depth 16: decided at 24 (the only one >= 16), whatever happens at 8
+    info = information(depths=(8, 24), fail_depth=8)
+    claims = {c.claim: c for c in ic.isometry_claims(info, theory(), jacobian())}
+    for name in ("critical_beats_off_critical", "orthogonal_beats_gaussian"):
+        assert claims[name].verdict == "reproduced" and claims[name].n == 4
+        assert "(here 24)" in claims[name].criterion
+    # every depth shallower than 16: the deepest decides (critical 6 bits against off-critical 1)
+    claims = {c.claim: c for c in ic.isometry_claims(information(depths=(4, 8)), theory(), jacobian())}
+    assert claims["critical_beats_off_critical"].verdict == "reproduced"
+    assert claims["critical_beats_off_critical"].value == pytest.approx(5.0)  # 6 - 1; the seeds' noise cancels
+    assert "(here 8)" in claims["orthogonal_beats_gaussian"].criterion
+    assert ic.decision_depths([4, 8, 16, 32]) == [16, 32] and ic.decision_depths([2, 8]) == [8]
 
 
 def test_missing_control_and_cells_are_inconclusive():

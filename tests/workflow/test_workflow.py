@@ -98,8 +98,14 @@ def test_claims_table_and_page(finished_run):
     assert claims["config"].str.fullmatch(r"config\.yaml@[0-9a-f]{12}").all()
     # two seeds give no correlation interval: the generalisation claims cannot be decided
     decided = dict(zip(claims["claim"], claims["verdict"]))
-    assert decided["s2_output_layer_compression_correlates"] == "inconclusive"
-    assert decided["s2_l2_increases_compression"] == "inconclusive"  # no experiment with L2
+    assert decided["s2_output_compression_correlates_ebab"] == "inconclusive"
+    assert decided["s2_hidden5_compression_not_correlated_akde_paper"] == "inconclusive"
+    assert decided["s2_l2_increases_compression_hidden5_ebab"] == "inconclusive"  # no experiment with L2
+    assert decided["s2_l2_prevents_overfitting"] == "inconclusive"
+    # one row per estimator (EBAB, the paper's aKDE) and hidden layer; no row pools layers
+    s2 = claims[claims["study"] == "information_plane"]
+    assert len(s2) == 2 * (3 + 5 + 2 + 5) + 1
+    assert (s2["n"] <= 8).all()  # 8 runs: 2 activations x 2 initialisations x 2 seeds
     page = (finished_run / "results/claims.html").read_text()
     assert page.count("<tr>") == len(claims) + 1
 

@@ -7,9 +7,11 @@ Generalisation of a run: its final test accuracy and its train-test accuracy gap
 Across the initialisations (seeds) of one activation x initialisation scheme, each layer's
 compression is correlated with each generalisation measure (Pearson r with a Fisher-z 95%
 interval, and Spearman's rho); Chelombiev et al. (2019) report that only the last layer's
-compression correlates with generalisation. The reference code flags the last hidden layer,
-the abstract says "the last layer", and secondary accounts say the softmax output: the table
-flags both (``last_hidden``, ``output``) and the claim is tested on the output layer.
+compression correlates with generalisation. "The last layer" is the softmax output: the
+reference code applies the softmax to the final layer before estimating its information
+(ivansche/adaptive_estimators, ``idnns/networks/network.py`` lines 80-81). The table flags the
+output layer (``output``) and, for the figures, the last hidden layer (``last_hidden``); the
+claims (:mod:`layerinfo.infoplane.claims`) judge every layer on its own.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def compression_generalisation(scores: pd.DataFrame, general: pd.DataFrame) -> p
                 row[f"{name}_{target}" if name != "r" else f"r_{target}"] = value
         out.append(row)
     frame = pd.DataFrame(out)
-    # the last hidden layer of each run (the output layer is excluded): the paper's claim is about it
+    # the last hidden layer of each run (the output layer is excluded), shown in the compression figure
     hidden = frame[frame["layer_name"] != "output"]
     last = hidden.groupby(["experiment", "activation", "initialisation", "estimator"])["layer"].transform("max")
     frame["last_hidden"] = False
