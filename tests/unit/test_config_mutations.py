@@ -116,6 +116,8 @@ def _expected_when_missing(path):
     with its kind's default) or ``default`` (filled back with exactly config.yaml's value)."""
     if len(path) == 1 and path[0] in STUDIES:
         return "absent"
+    if len(path) >= 2 and path[-2] == "width_scan":
+        return "refused"  # a scan is given whole (one scan or a list of them): each names all four keys
     if len(path) >= 2 and path[-2] in NAMED:
         collection = DEFAULT
         for part in path[:-1]:

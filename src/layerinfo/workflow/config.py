@@ -48,8 +48,34 @@ def _describe(schema: dict) -> str:
     return text
 
 
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+
+
+def _fits_type(option: dict, value) -> bool:
+    kind = option.get("type") if isinstance(option, dict) else None
+    if kind not in _JSON_TYPES or (isinstance(value, bool) and kind != "boolean"):
+        return False
+    return isinstance(value, _JSON_TYPES[kind])
+
+
+def _inner_error(error):
+    """For a ``oneOf`` whose value has the type of exactly one alternative (a mapping where one
+    alternative is an object), the deepest error inside that alternative: it names the key that
+    is wrong (``width_scan.tasks``), not only the ``oneOf`` around it."""
+    if error.validator != "oneOf" or not error.context:
+        return error
+    fitting = [i for i, option in enumerate(error.validator_value) if _fits_type(option, error.instance)]
+    if len(fitting) != 1:
+        return error
+    inner = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == fitting[0]]
+    if not inner:
+        return error
+    return _inner_error(max(inner, key=lambda e: len(e.absolute_path)))
+
+
 def format_schema_error(error) -> str:
     """One readable line for a ``jsonschema.ValidationError``: the key, the problem, what is allowed."""
+    error = _inner_error(error)
     where = key_path(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     kind, expected, value = error.validator, error.validator_value, error.instance
