@@ -10,6 +10,8 @@
    I(X;T) and I(T;Y) in bits per estimator and both times.
 3. Estimator speed: the KDE family (one shared pass, information_plane_many) on 4096 samples of
    widths 12 and 64 and on 16384 samples, CPU against CUDA, median of 3 after one warm-up.
+5. The layerinfo command: a small CNN (docs/cli.md) trained on the CPU, recorded with
+   --device cpu and cuda, estimated with --device cpu and cuda; largest differences.
 4. S3 (layerinfo.isometry.study.jacobian_table): the default config's Jacobian spectra on both
    devices; prints the largest relative difference of the spectrum statistics.
 
@@ -136,6 +138,81 @@ def check_kde_speed(report: dict) -> None:
         report[f"kde_{n}x{width}"] = {"cpu_s": times["cpu"], "cuda_s": times[SECOND], "max_diff_bits": diff}
 
 
+CLI_NET = """
+import torch
+from torch import nn
+
+
+class DigitsNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.act = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(4, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = self.act(self.conv1(x))
+        x = self.pool(self.act(self.conv2(x)))
+        return self.fc(x.flatten(1))
+
+
+def build():
+    return DigitsNet()
+"""
+
+
+def check_cli(tmp: Path, report: dict) -> None:
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    from layerinfo.cli.main import main as cli
+
+    (tmp / "cli_nets.py").write_text(CLI_NET)
+    sys.path.insert(0, str(tmp))
+    from cli_nets import build
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None]
+    y = digits.target
+    torch.manual_seed(0)
+    net = build()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    xt, yt = torch.from_numpy(x[:1200]), torch.from_numpy(y[:1200])
+    for epoch in range(1, 3):
+        for batch in torch.randperm(1200).split(50):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[batch]), yt[batch]).backward()
+            opt.step()
+        torch.save(net.state_dict(), tmp / f"epoch_{epoch}.pt")
+    np.savez(tmp / "probe.npz", x_train=x[:1200], y_train=y[:1200], x_test=x[1200:], y_test=y[1200:])
+    files = {}
+    for device in ("cpu", SECOND):
+        out = tmp / f"cli-{device}.h5"
+        _, seconds = timed(cli, ["record", "--model", "cli_nets:build", "--weights", str(tmp / "epoch_*.pt"),
+                                 "--data", str(tmp / "probe.npz"), "--reduce", "gap", "--device", device,
+                                 "-o", str(out)])
+        files[device] = read_file(out)
+        print(f"cli record --device {device}: {seconds:.1f} s", flush=True)
+    worst = max(float(np.max(np.abs(files["cpu"][k].astype(np.float64) - files[SECOND][k].astype(np.float64))))
+                for k in files["cpu"] if files["cpu"][k].dtype.kind == "f" and k.startswith("layers"))
+    print(f"cli record: largest |cpu - cuda| of recorded activations: {worst:.2e}")
+    report["cli_record_max_diff"] = worst
+    tables = {}
+    for device in ("cpu", SECOND):
+        out = tmp / f"cli-{device}.csv"
+        _, seconds = timed(cli, ["estimate", str(tmp / "cli-cpu.h5"), "--estimators", "kde_upper,kde_lower,ebab",
+                                 "--interval", "0.95", "--repeats", "10", "--device", device, "-o", str(out)])
+        tables[device] = pd.read_csv(out)
+        print(f"cli estimate --device {device} (3 estimators, intervals of 10 subsamples): {seconds:.1f} s", flush=True)
+    cols = [c for c in ("I_XT", "I_TY", "ci_low", "ci_high", "I_XT_bits", "I_TY_bits") if c in tables["cpu"]]
+    diff = max(float(np.nanmax(np.abs(tables["cpu"][c].to_numpy(float) - tables[SECOND][c].to_numpy(float))))
+               for c in cols)
+    print(f"cli estimate: largest |cpu - cuda| over {', '.join(cols)}: {diff:.2e} bits")
+    report["cli_estimate_max_diff_bits"] = diff
+
+
 def check_isometry(report: dict) -> None:
     with open(ROOT / "config.yaml") as f:
         section = yaml.safe_load(f)["isometry"]
@@ -160,7 +237,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="folder for cuda_check.json")
     parser.add_argument("--second", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--steps", nargs="+", default=["training", "estimation", "kde speed", "isometry"])
+    parser.add_argument("--steps", nargs="+", default=["training", "estimation", "kde speed", "isometry", "cli"])
     args = parser.parse_args()
     global SECOND
     SECOND = args.second
@@ -169,7 +246,8 @@ def main():
     report = {"torch": torch.__version__, "cuda": torch.version.cuda, "gpu": torch.cuda.get_device_name(0) if SECOND == "cuda" else None,
               "python": platform.python_version(), "cpu_threads": torch.get_num_threads()}
     print(json.dumps(report), flush=True)
-    steps = (("training", None), ("estimation", None), ("kde speed", check_kde_speed), ("isometry", check_isometry))
+    steps = (("training", None), ("estimation", None), ("kde speed", check_kde_speed), ("isometry", check_isometry),
+             ("cli", None))
     with tempfile.TemporaryDirectory() as tmp:
         cpu_file = None
         for name, step in steps:
@@ -178,6 +256,8 @@ def main():
             try:
                 if name == "training":
                     cpu_file = check_training(args, Path(tmp), report)
+                elif name == "cli":
+                    check_cli(Path(tmp), report)
                 elif name == "estimation":
                     if cpu_file is not None:
                         check_estimation(cpu_file, report)

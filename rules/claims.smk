@@ -5,6 +5,7 @@
 rule information_plane_claims:
     input:
         compression=f"results/tables/{STUDY}_compression.csv",
+        history=f"results/tables/{STUDY}_history.csv",
     output:
         f"results/tables/claims_{STUDY}.csv",
     log:
@@ -16,7 +17,7 @@ rule information_plane_claims:
     container:
         stage_image("figures")
     params:
-        section=config[STUDY],
+        section=S2,
         config=CONFIG_LABEL,
     script:
         "../scripts/infoplane_claims.py"

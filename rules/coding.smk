@@ -54,7 +54,6 @@ rule coding_table:
     threads: 1
     params:
         threshold=coding_threshold,
-        criteria=coding_criteria,
     script:
         "../scripts/coding_table.py"
 

@@ -10,6 +10,7 @@ CODING_FIGURES = (
     "generalisation",
     "traces",
     "drift",
+    "equilibrium",
 )
 CODING_CAPTIONS = {
     "readout_weights": "coding_readout_weights",
@@ -18,12 +19,15 @@ CODING_CAPTIONS = {
     "generalisation": "coding_generalisation",
     "traces": "coding_traces",
     "drift": "coding_drift",
+    "equilibrium": "coding_equilibrium",
 }
 CODING_TABLES = {
     "schemes": "results/tables/coding_schemes.csv",
     "layers": "results/tables/coding_layers.csv",
     "generalisation": "results/tables/coding_generalisation.csv",
     "codes": "results/tables/coding_codes.csv",
+    "diagnostics": "results/tables/coding_diagnostics.csv",
+    "widths": "results/tables/coding_widths.csv",
 }
 
 
@@ -72,10 +76,6 @@ def coding_run_config(wildcards):
 
 def coding_threshold(wildcards):
     return study_section("coding")["codes"]["threshold"]
-
-
-def coding_criteria(wildcards):
-    return dict(study_section("coding")["classifier"])
 
 
 def coding_targets():

@@ -45,8 +45,11 @@ def stage_image(stage):
 
 
 RUNS = lconfig.runs(config)
-EXPERIMENTS = config[STUDY]["experiments"]
-ESTIMATORS = list(config[STUDY]["estimators"])
+# The information_plane section, empty when the config leaves the study out.
+S2 = config.get(STUDY, {})
+S2_SEEDS = S2.get("seeds", [0])
+EXPERIMENTS = S2.get("experiments", {})
+ESTIMATORS = list(S2.get("estimators", {}))
 ACTIVATIONS = (
     "results/runs/{study}/{experiment}/{activation}-{init}-s{seed}/activations.h5"
 )
@@ -140,9 +143,11 @@ def information_plane_targets():
     )
 
 
-# Studies other than the information plane are optional config sections: `all` runs the
-# studies present, and a study's own target rule names the missing section.
-OPTIONAL_STUDIES = {}  # section name -> function returning that study's targets
+# Every study is an optional config section: `all` runs the studies present, and a study's own
+# target rule names the missing section.
+OPTIONAL_STUDIES = {
+    STUDY: information_plane_targets
+}  # section name -> function returning that study's targets
 
 
 def study_section(name):
@@ -150,7 +155,8 @@ def study_section(name):
     if name not in config:
         raise WorkflowError(
             f"the config has no '{name}' section, so the '{name}' study cannot run; "
-            f"copy the section from config.yaml (described in schemas/config.schema.yaml)"
+            f"add one with the keys to change ('{name}: {{}}' takes every default of "
+            f"schemas/config.schema.yaml; see config/README.md)"
         )
     return config[name]
 
@@ -167,7 +173,7 @@ def study_targets(name):
 
 def all_targets(wildcards):
     """Every study present in the config, and what reproduced."""
-    targets = information_plane_targets()
+    targets = []
     for name, study in OPTIONAL_STUDIES.items():
         if name in config:
             targets += study()
@@ -183,7 +189,7 @@ def claims_files(wildcards):
     return [
         f"results/tables/claims_{name}.csv"
         for name in CLAIM_STUDIES
-        if name == STUDY or name in config
+        if name in config
     ]
 
 
@@ -257,8 +263,10 @@ def relevance_targets():
         "results/figures/relevance/relevance_curve.png",
         "results/figures/relevance/rank_frequency.png",
         "results/figures/relevance/generated.png",
+        "results/figures/relevance/generated_grid.png",
     ]
-    if config["relevance"]["trajectories"]:
+    # the trajectories measure the information_plane networks: none without that study
+    if config["relevance"]["trajectories"] and STUDY in config:
         targets.append("results/tables/relevance_trajectories.csv")
         targets += [
             f"results/figures/relevance/trajectories_{e}.png" for e in EXPERIMENTS

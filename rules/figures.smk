@@ -85,4 +85,4 @@ rule compression_figures:
 
 rule information_plane:
     input:
-        information_plane_targets(),
+        study_targets(STUDY),

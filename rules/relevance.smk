@@ -120,6 +120,11 @@ rule relevance_figures:
             caption="../report/relevance_generated.rst",
             category="Resolution and relevance",
         ),
+        grid=report(
+            "results/figures/relevance/generated_grid.png",
+            caption="../report/relevance_generated_grid.rst",
+            category="Resolution and relevance",
+        ),
     log:
         "logs/relevance/figures.log",
     benchmark:

@@ -4,7 +4,12 @@
 # profiles) gets attempt times as much. MNIST: 60000 x 784 float64 inputs (0.38 GB) and the
 # classifier's copy of them dominate; benchmarks/relevance_memory.py measures the generation
 # step at that size against this value.
-RELEVANCE_MEM_MB = {"digits": 1000, "mnist": 4000, "fashion_mnist": 4000}
+RELEVANCE_MEM_MB = {
+    "digits": 1000,
+    "mnist5k": 2000,
+    "mnist": 4000,
+    "fashion_mnist": 4000,
+}
 
 
 def relevance_mem_mb(wildcards, attempt):

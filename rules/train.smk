@@ -9,7 +9,7 @@ rule train:
     output:
         expand(
             "results/runs/{{study}}/{{experiment}}/{{activation}}-{{init}}-s{seed}/activations.h5",
-            seed=config[STUDY]["seeds"],
+            seed=S2_SEEDS,
         ),
     log:
         "logs/train/{study}/{experiment}/{activation}-{init}.log",

@@ -15,4 +15,5 @@ with job_log(snakemake.log[0], snakemake.threads):
         checkpoint=snakemake.params.checkpoint,
         checkpoint_seconds=snakemake.config["runtime"]["checkpoint_seconds"],
         compression=snakemake.config["runtime"]["activation_compression"],
+        resume_on_other_arithmetic=snakemake.config["runtime"]["resume_on_other_arithmetic"] or None,
     )

@@ -200,6 +200,17 @@ def config_label(config: dict, name: str) -> str:
     return f"{os.path.basename(name)}@{digest[:12]}"
 
 
+def with_arithmetic(config: str, arithmetic) -> str:
+    """The claims' ``config`` provenance, extended with the note that some runs behind them were
+    resumed on different arithmetic (``arithmetic``: the runs' ``arithmetic`` column or values)."""
+    from layerinfo.h5io import MIXED_ARITHMETIC
+
+    values = pd.Series(arithmetic, dtype=object)
+    if not values.eq(MIXED_ARITHMETIC).any():
+        return config
+    return f"{config}; {MIXED_ARITHMETIC}"
+
+
 def claims_frame(claims, config: str) -> pd.DataFrame:
     """The claims as a table in the contract's column order, ``config`` filled in."""
     rows = [{**asdict(c), "config": config} for c in claims]

@@ -8,10 +8,20 @@ Layout (``format="layerinfo-activations"``, ``format_version=1``)::
     probe/indices          (N,) int64, indices of the probed samples in the dataset
     probe/labels           (N,) int64
     probe/train_mask       (N,) bool, True for samples in the training split
-    layers/{l}/activations (E, N, units_l) float32, one (epoch, layer) slab per chunk,
+    layers/{l}/activations (E, N, units_l) float32, one (epoch, layer) slab per chunk
+                           (or ``chunk_rows`` samples per chunk when written in row blocks),
                            uncompressed, lzf or gzip (see COMPRESSIONS)
-                           attrs: name, activation, units
+                           attrs: name, activation, units (and any extra keys of the layer's spec)
     history/epoch          (H,) int64 and history/{train_loss,train_acc,test_loss,test_acc} (H,)
+
+Trained networks also carry, at the root (files written before these existed lack them; readers
+report them as unrecorded, so the format version did not change):
+
+    attempts               JSON list, one {"start_epoch", "fingerprint"} per process that wrote
+                           the file (a resumed run has several; start_epoch 0 is a fresh start)
+    resumed_from           JSON list of the epochs later attempts resumed from ([] if never)
+    arithmetic             "uniform" (every attempt on the same arithmetic fingerprint) or
+                           MIXED_ARITHMETIC
 
 A file is written under a temporary name in the same directory and renamed when
 complete, so a killed job never leaves a file that looks finished.
@@ -34,6 +44,18 @@ import numpy as np
 FORMAT = "layerinfo-activations"
 FORMAT_VERSION = 1
 HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+# The ``arithmetic`` attribute of a file some of whose epochs ran under another arithmetic
+# fingerprint than the others (a resume allowed across code paths): its values are genuine but
+# not those an uninterrupted run would give bit for bit.
+UNIFORM_ARITHMETIC = "uniform"
+MIXED_ARITHMETIC = "resumed on different arithmetic; not bit-identical"
+UNRECORDED_ARITHMETIC = "unrecorded"
+
+
+def arithmetic_of(attempts: list[dict]) -> str:
+    """:data:`UNIFORM_ARITHMETIC` if every attempt ran on one fingerprint, else :data:`MIXED_ARITHMETIC`."""
+    prints = {json.dumps(a["fingerprint"], sort_keys=True) for a in attempts}
+    return UNIFORM_ARITHMETIC if len(prints) <= 1 else MIXED_ARITHMETIC
 # HDF5 filter settings of the activation datasets, by the name used in the config
 # (runtime.activation_compression). Measured per 4096 x 31 snapshot of a Tishby net:
 # none 0.5 ms (one raw chunk); lzf 3.5 ms (tanh: no smaller, ReLU 0.66 of raw); gzip level 1
@@ -109,6 +131,11 @@ class ActivationWriter:
     training can continue it: pass ``resume`` (snapshot index -> digest, as recorded by
     :attr:`digests` at a checkpoint, and checked with :func:`verify_partial`) to reopen it.
     Any other exception removes it.
+
+    With ``chunk_rows`` set, each snapshot may instead be written in blocks of samples with
+    :meth:`write_rows` (a recorder streaming a large probe set batch by batch), and HDF5
+    chunks hold ``chunk_rows`` samples of one snapshot, so no writer or reader needs a whole
+    ``(N, units)`` slab in memory. Extra keys of a layer's spec are stored as attributes.
     """
 
     def __init__(
@@ -124,7 +151,11 @@ class ActivationWriter:
         compression: str = "none",
         resumable: bool = False,
         resume: dict[int, str] | None = None,
+        chunk_rows: int | None = None,
     ):
+        if chunk_rows is not None and (int(chunk_rows) < 1 or resumable):
+            raise ValueError("chunk_rows must be >= 1 and cannot be combined with resumable")
+        self._chunk_rows = None if chunk_rows is None else int(chunk_rows)
         if compression not in COMPRESSIONS:
             raise ValueError(f"unknown compression {compression!r}; allowed: {', '.join(COMPRESSIONS)}")
         self._compression = COMPRESSIONS[compression]
@@ -134,6 +165,9 @@ class ActivationWriter:
         self._probe = (probe_indices, probe_labels, probe_train_mask)
         self._attrs = attrs
         self._written = np.zeros(len(self.epochs), dtype=bool)
+        # rows written so far of each (snapshot, layer) by write_rows
+        self._rows = np.zeros((len(self.epochs), len(layers)), dtype=np.int64)
+        self._n = len(probe_indices)
         self._stack = contextlib.ExitStack()
         self._resumable = resumable
         self._resume = resume
@@ -161,7 +195,8 @@ class ActivationWriter:
     def _layer_datasets(self) -> list[tuple]:
         """(dataset, shape of one snapshot, uncompressed?) of each layer."""
         datasets = [self._file[f"layers/{l}/activations"] for l in range(len(self.layers))]
-        return [(ds, ds.shape[1:], ds.compression is None) for ds in datasets]
+        return [(ds, ds.shape[1:], ds.compression is None and ds.chunks[1:] == ds.shape[1:])
+                for ds in datasets]
 
     def _create(self) -> None:
         f = self._file
@@ -183,16 +218,20 @@ class ActivationWriter:
         f.create_dataset("probe/train_mask", data=np.asarray(train_mask, dtype=bool))
         for l, spec in enumerate(self.layers):
             units = int(spec["units"])
+            rows = n if self._chunk_rows is None else max(1, min(n, self._chunk_rows))
             ds = f.create_dataset(
                 f"layers/{l}/activations",
                 shape=(len(self.epochs), n, units),
                 dtype=np.float32,
-                chunks=(1, n, units),
+                chunks=(1, rows, units),
                 **self._compression,
             )
             ds.attrs["name"] = spec["name"]
             ds.attrs["activation"] = spec["activation"]
             ds.attrs["units"] = units
+            for key, value in spec.items():
+                if key not in ("name", "activation", "units"):
+                    ds.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else value
 
     def write_snapshot(self, index: int, layer_values: list[np.ndarray]) -> None:
         """Store the values of every layer at snapshot ``index`` (position in ``epochs``)."""
@@ -208,6 +247,24 @@ class ActivationWriter:
         if self._resumable:
             self.digests[index] = snapshot_digest(values)
 
+    def write_rows(self, index: int, layer: int, start: int, values: np.ndarray) -> None:
+        """Store samples ``start:start+len(values)`` of layer ``layer`` at snapshot ``index``.
+
+        Blocks of one snapshot and layer must come in order (``start`` = rows written so
+        far), so that a snapshot counts as written only once every sample is.
+        """
+        ds, shape, _ = self._datasets[layer]
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        if values.ndim != 2 or values.shape[1] != shape[1]:
+            raise ValueError(f"{self.path}: {ds.name} takes rows of {shape[1]} values, got {values.shape}")
+        if start != self._rows[index, layer] or start + len(values) > self._n:
+            raise ValueError(f"{self.path}: {ds.name} snapshot {index}: rows must be written in order "
+                             f"(next is {self._rows[index, layer]}, got {start}..{start + len(values)})")
+        ds[index, start:start + len(values)] = values
+        self._rows[index, layer] += len(values)
+        if (self._rows[index] == self._n).all():
+            self._written[index] = True
+
     def flush(self) -> None:
         """Push everything written so far to disk (before a checkpoint records it)."""
         self._file.flush()
@@ -216,6 +273,13 @@ class ActivationWriter:
         self._file.create_dataset("history/epoch", data=np.asarray(history["epoch"], dtype=np.int64))
         for key in HISTORY_KEYS:
             self._file.create_dataset(f"history/{key}", data=np.asarray(history[key], dtype=np.float64))
+
+    def write_attempts(self, attempts: list[dict]) -> None:
+        """Record every attempt that wrote the file (``start_epoch``, ``fingerprint``), the epochs
+        it was resumed from and whether all ran on one arithmetic (attributes, see the module)."""
+        self._file.attrs["attempts"] = json.dumps(attempts, sort_keys=True)
+        self._file.attrs["resumed_from"] = json.dumps([int(a["start_epoch"]) for a in attempts[1:]])
+        self._file.attrs["arithmetic"] = arithmetic_of(attempts)
 
     def _finalise(self) -> None:
         missing = np.flatnonzero(~self._written)
@@ -261,6 +325,10 @@ class ActivationFile:
             spec["units"] = int(spec["units"])
         self.config = json.loads(handle.attrs["config"]) if "config" in handle.attrs else {}
         self.attrs = {k: v for k, v in handle.attrs.items() if k != "config"}
+        # absent from files written before attempts were recorded
+        self.attempts = json.loads(self.attrs["attempts"]) if "attempts" in self.attrs else None
+        self.resumed_from = json.loads(self.attrs["resumed_from"]) if "resumed_from" in self.attrs else None
+        self.arithmetic = str(self.attrs.get("arithmetic", UNRECORDED_ARITHMETIC))
 
     def activations(self, epoch_index: int, layer: int) -> np.ndarray:
         """Values of layer ``layer`` at snapshot ``epoch_index``: shape ``(n_samples, units)``, float32."""

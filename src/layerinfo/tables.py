@@ -56,6 +56,8 @@ def histories(paths) -> pd.DataFrame:
             cfg = f.config
             frame = pd.DataFrame({k: hist[k] for k in ("epoch", *HISTORY_COLUMNS)})
             frame["device"] = str(f.attrs.get("device", ""))
+            # uniform, unrecorded (older files) or "resumed on different arithmetic; not bit-identical"
+            frame["arithmetic"] = f.arithmetic
             frame.insert(0, "seed", int(f.attrs.get("seed", -1)))
             frame.insert(0, "initialisation", cfg.get("initialisation", {}).get("name", ""))
             frame.insert(0, "activation", cfg.get("activation", ""))

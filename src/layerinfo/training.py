@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import platform
+import re
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from torch import nn
 
 import layerinfo
 from layerinfo.datasets import read_dataset, train_test_split
-from layerinfo.h5io import ActivationWriter, atomic_path, verify_partial
+from layerinfo.h5io import MIXED_ARITHMETIC, ActivationWriter, atomic_path, verify_partial
 from layerinfo.init import init_network, resolve_gain
 from layerinfo.models import MLP, PRELU_INIT, MLPEnsemble
 from layerinfo.progress import progress
@@ -27,6 +30,11 @@ OPTIMIZERS = ("adam", "sgd")
 # Version of the parameter layout in checkpoints: a checkpoint of another layout is discarded.
 # 2: feature-major MLPEnsemble, weights (M, out, in) and biases (M, out, 1).
 CHECKPOINT_LAYOUT = 2
+
+
+# Environment switch that lets a checkpoint written on other arithmetic be resumed (the files
+# then say so); the workflow sets it from runtime.resume_on_other_arithmetic.
+RESUME_SWITCH = "LAYERINFO_RESUME_ON_OTHER_ARITHMETIC"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -143,8 +151,75 @@ def train_run(run: dict, dataset_path: str | os.PathLike, output: str | os.PathL
     return train_runs([run], dataset_path, [output], device, compression=compression)[0]
 
 
-def _load_checkpoint(checkpoint: Path, key: str, outputs: list) -> dict | None:
-    """The checkpoint's state if it belongs to these runs and their partial files verify."""
+@functools.lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 (16 hex digits) of the package's Python source, file by file in sorted order."""
+    root = Path(layerinfo.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _cpu_vendor() -> str:
+    # MKL takes other kernels on other vendors' CPUs at the same instruction set
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    found = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.M)
+    return found.group(1) if found else platform.machine()
+
+
+def arithmetic_fingerprint(device: str = "cpu") -> dict[str, str]:
+    """What decides the floating-point results of training here, as strings.
+
+    torch's version, the CPU kernels ATen dispatches to (``get_cpu_capability()``: AVX512,
+    AVX2, DEFAULT; ``ATEN_CPU_CAPABILITY`` changes it), the BLAS/LAPACK torch was built with and
+    MKL's conditional-numerical-reproducibility branch (``MKL_CBWR``, ``MKL_ENABLE_INSTRUCTIONS``),
+    the CPU vendor, the device (with the GPU's name and the CUDA/cuDNN versions), and the
+    package's version and source hash. Two processes with equal fingerprints train
+    bit-identically; a checkpoint is resumed only under the fingerprint that wrote it.
+    """
+    config = torch.__config__.show()
+    build = dict(re.findall(r"(BLAS_INFO|LAPACK_INFO)=([^,\s]+)", config))
+    mkl = re.search(r"Math Kernel Library Version ([^\s-]+)", config)
+    fingerprint = {
+        "torch": str(torch.__version__),
+        "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
+        "cpu_vendor": _cpu_vendor(),
+        "blas": build.get("BLAS_INFO", "unknown"),
+        "lapack": build.get("LAPACK_INFO", "unknown"),
+        "mkl": mkl.group(1) if mkl else "none",
+        "mkl_cbwr": os.environ.get("MKL_CBWR", ""),
+        "mkl_instructions": os.environ.get("MKL_ENABLE_INSTRUCTIONS", ""),
+        "device": str(torch.device(device)),
+        "package": layerinfo.__version__,
+        "source": source_hash(),
+    }
+    if torch.device(device).type == "cuda":
+        fingerprint.update(gpu=torch.cuda.get_device_name(torch.device(device)), cuda=str(torch.version.cuda),
+                           cudnn=str(torch.backends.cudnn.version()))
+    return fingerprint
+
+
+def fingerprint_difference(old: dict | None, new: dict) -> str:
+    """``key: old -> new`` for every entry that differs (for the log)."""
+    if not isinstance(old, dict):
+        return "the checkpoint records no arithmetic fingerprint"
+    keys = sorted(set(old) | set(new))
+    return "; ".join(f"{k}: {old.get(k, '-')} -> {new.get(k, '-')}" for k in keys if old.get(k) != new.get(k))
+
+
+def resume_switch() -> bool:
+    """True when :data:`RESUME_SWITCH` is set to 1/true/yes in the environment."""
+    return os.environ.get(RESUME_SWITCH, "").strip().lower() in ("1", "true", "yes")
+
+
+def _load_checkpoint(checkpoint: Path, key: str, outputs: list, fingerprint: dict | None = None,
+                     allow_other_arithmetic: bool = False) -> dict | None:
+    """The checkpoint's state if it belongs to these runs, was written on this arithmetic (or
+    ``allow_other_arithmetic``), and the partial files verify."""
     if not checkpoint.exists():
         return None
     try:
@@ -155,6 +230,15 @@ def _load_checkpoint(checkpoint: Path, key: str, outputs: list) -> dict | None:
     if state.get("key") != key:
         log.warning("%s: checkpoint of other runs or settings; starting from epoch 0", checkpoint)
         return None
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        difference = fingerprint_difference(state.get("fingerprint"), fingerprint)
+        if not allow_other_arithmetic:
+            log.warning("%s: checkpoint written on other arithmetic (%s); starting from epoch 0 so that the "
+                        "files are bit-identical to an uninterrupted run (set runtime.resume_on_other_arithmetic "
+                        "or %s=1 to resume anyway)", checkpoint, difference, RESUME_SWITCH)
+            return None
+        log.warning("%s: checkpoint written on other arithmetic (%s); resuming as allowed: the files will say "
+                    "%r", checkpoint, difference, MIXED_ARITHMETIC)
     for output, digests in zip(outputs, state["digests"]):
         if not verify_partial(output, digests):
             log.warning("%s: partial file does not match the checkpoint; starting from epoch 0", output)
@@ -170,6 +254,7 @@ def train_runs(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_seconds: float = 300.0,
     compression: str = "none",
+    resume_on_other_arithmetic: bool | None = None,
 ) -> list[Path]:
     """Train several networks side by side (one per run) and write one activation file each.
 
@@ -197,6 +282,12 @@ def train_runs(
     compression : str
         HDF5 compression of the activation datasets: ``none``, ``lzf`` or ``gzip`` (see
         :class:`~layerinfo.h5io.ActivationWriter`); the values stored are the same.
+    resume_on_other_arithmetic : bool, optional
+        A checkpoint carries the :func:`arithmetic_fingerprint` of the process that wrote it.
+        Under another fingerprint training restarts from epoch 0 (logging why), unless this is
+        true (default: the environment switch :data:`RESUME_SWITCH`): then it resumes, and the
+        files' ``arithmetic`` attribute says "resumed on different arithmetic; not bit-identical".
+        Every file records each attempt's start epoch and fingerprint (``attempts``).
 
     Notes
     -----
@@ -215,8 +306,15 @@ def train_runs(
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     key = config_hash({"runs": runs, "outputs": [str(o) for o in outputs], "layout": CHECKPOINT_LAYOUT,
                        "compression": compression})
-    state = _load_checkpoint(checkpoint, key, outputs) if checkpoint is not None else None
+    if resume_on_other_arithmetic is None:
+        resume_on_other_arithmetic = resume_switch()
+    fingerprint = arithmetic_fingerprint(device)
+    state = (_load_checkpoint(checkpoint, key, outputs, fingerprint, resume_on_other_arithmetic)
+             if checkpoint is not None else None)
     start_epoch = job.resume(state) if state is not None else 0
+    # every attempt that wrote these files: where it started and on what arithmetic
+    attempts = [*(state.get("attempts", []) if state is not None else []),
+                {"start_epoch": start_epoch, "fingerprint": fingerprint}]
 
     with contextlib.ExitStack() as stack:
         writers = job.open_writers(stack, outputs, compression, resumable=checkpoint is not None, state=state)
@@ -230,13 +328,15 @@ def train_runs(
                 job.record(epoch, writers)
                 if (checkpoint is not None and epoch < job.epochs
                         and time.monotonic() - last_checkpoint >= checkpoint_seconds):
-                    job.save_checkpoint(checkpoint, key, epoch, writers)
+                    job.save_checkpoint(checkpoint, key, epoch, writers, fingerprint, attempts)
                     last_checkpoint = time.monotonic()
         except Exception:
             if checkpoint is not None:  # an error, not an interruption: nothing to resume
                 checkpoint.unlink(missing_ok=True)
             raise
         job.write_histories(writers)
+        for writer in writers:
+            writer.write_attempts(attempts)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     job.log_finished()
@@ -376,12 +476,15 @@ class _EnsembleTraining:
             for k, writer in enumerate(writers):
                 writer.write_snapshot(self.snapshot_at[epoch], [v[k] for v in values])
 
-    def save_checkpoint(self, checkpoint: Path, key: str, epoch: int, writers: list[ActivationWriter]) -> None:
+    def save_checkpoint(self, checkpoint: Path, key: str, epoch: int, writers: list[ActivationWriter],
+                        fingerprint: dict, attempts: list[dict]) -> None:
         """Flush the files and save everything a resumed run needs to continue bit-identically."""
         for writer in writers:
             writer.flush()
         snapshot = {
             "key": key,
+            "fingerprint": fingerprint,
+            "attempts": attempts,
             "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),

@@ -54,6 +54,15 @@ def test_science_importing_the_workflow_layer_breaks_the_layers(tmp_path):
     assert "layerinfo.isometry.study -> layerinfo.workflow.jobs" in result.stdout
 
 
+def test_command_line_importing_the_workflow_layer_breaks_the_layers(tmp_path):
+    """The command line (cli) sits beside the workflow: it may use the core and the studies,
+    never the workflow package, and the core may not use it."""
+    src = planted_copy(tmp_path, "cli/main.py", "from layerinfo.workflow import config  # noqa")
+    result = lint(src, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "layerinfo.cli.main -> layerinfo.workflow.config" in result.stdout
+
+
 def _figures_stage_scripts() -> list[Path]:
     """Scripts of the rules that run in the figures image (``stage_image("figures")``)."""
     from rulefiles import rule_bodies, rule_scripts

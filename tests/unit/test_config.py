@@ -50,7 +50,9 @@ BAD = [
     ((IP, "hidden_widths"), [10, 0], ["information_plane.hidden_widths[1]", "must be >= 1"]),
     ((IP, "dataset", "name"), "imagenet", ["information_plane.dataset.name", "allowed values: tishby, digits, mnist"]),
     ((IP, "dataset", "test_fraction"), 1.5, ["information_plane.dataset.test_fraction", "must be < 1"]),
-    ((IP, "snapshots"), _DELETE, ["information_plane", "missing required key(s): snapshots"]),
+    # a section left out takes its defaults; an experiment must still say what it crosses
+    ((IP, "experiments", "main", "activations"), _DELETE,
+     ["information_plane.experiments.main", "missing required key(s): activations"]),
     ((IP, "estimators", "kde_upper", "noise_variance"), -0.1, ["information_plane.estimators.kde_upper.noise_variance", "must be > 0"]),
     ((IP, "estimators", "kde_upper", "bandwidth"), 0.1, ["information_plane.estimators.kde_upper", "unknown key(s) 'bandwidth'", "allowed keys: method, noise_variance"]),
     ((IP, "estimators", "ebab", "method"), "ebab2", ["information_plane.estimators.ebab.method", "allowed values: bins_fixed"]),
@@ -130,3 +132,14 @@ def test_paper_config_runs_the_coding_study_on_mnist_and_cifar10(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dataset_download" in proc.stdout and "coding_sample" in proc.stdout, proc.stdout
+
+
+def test_reduced_config_runs_s1_and_s4_on_mnist_images():
+    reduced = yaml.safe_load((ROOT / "config" / "reduced.yaml").read_text())
+    validate_config(reduced, SCHEMA)
+    s1 = reduced["relevance"]
+    assert s1["dataset"] == "mnist5k" and s1["hidden_widths"] == [500, 250, 120, 60, 30, 25, 20, 15, 10, 5, 3, 2]
+    assert s1["training"]["protocol"] == "authors" and s1["trajectories"] is False
+    assert s1["generation"]["k"] == 3  # Kynkäänniemi et al. 2019
+    task = reduced["coding"]["tasks"]["mnist5k"]
+    assert task["dataset"] == "mnist5k" and task["n_train"] == 500 and task["depth"] == 1  # 50 per class

@@ -9,13 +9,10 @@ import pytest
 import yaml
 
 from layerinfo.workflow.config import ConfigError, validate_config
-from layerinfo.information import METHODS
-from layerinfo.init import SCHEMES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
-TOP_LEVEL_REQUIRED = set(yaml.safe_load(SCHEMA.read_text())["required"])
 
 
 def _walk(node, path=()):
@@ -94,37 +91,92 @@ def test_there_are_at_least_fifty_generated_cases():
     assert kinds == {"type", "unknown", "missing", "negative"}
 
 
-def _optional(path, validated):
-    """Why a key may be left out: the schema fills its default back in, the package has a
-    default for a method or scheme parameter, or it is an unused entry of a named map."""
-    if len(path) == 1:
-        return path[0] not in TOP_LEVEL_REQUIRED  # an optional study section
-    node = validated
-    for part in path[:-1]:
-        node = node[part]
-    if path[-1] in node:
-        return True  # schema default
-    if len(path) >= 3 and path[-3] in ("estimators", "initialisations"):
-        owner = DEFAULT
+# What leaving out a key of config.yaml must do, written out rather than read from the schema:
+# a study section left out is a study not run; an entry of a named collection left out is gone
+# (an initialisation still referenced is refused); these keys of an entry are required:
+REQUIRED_IN_ENTRY = {"experiments": {"activations", "initialisations"}, "estimators": {"method"},
+                     "initialisations": {"scheme"}, "tasks": {"kind"}}
+AKDE_REQUIRED = {"variant"}
+STUDIES = {"information_plane", "isometry", "relevance", "coding"}
+NAMED = ("experiments", "estimators", "initialisations", "tasks")
+
+
+def _validated(cfg):
+    cfg = copy.deepcopy(cfg)
+    validate_config(cfg, SCHEMA)
+    return cfg
+
+
+VALIDATED_DEFAULT = _validated(DEFAULT)
+
+
+def _expected_when_missing(path):
+    """``refused``, ``absent`` (the key stays out: a study not run, an entry of a collection
+    gone, a method or scheme parameter the package defaults), ``filled`` (a task's key, filled
+    with its kind's default) or ``default`` (filled back with exactly config.yaml's value)."""
+    if len(path) == 1 and path[0] in STUDIES:
+        return "absent"
+    if len(path) >= 2 and path[-2] == "width_scan":
+        return "refused"  # a scan is given whole (one scan or a list of them): each names all four keys
+    if len(path) >= 2 and path[-2] in NAMED:
+        collection = DEFAULT
         for part in path[:-1]:
-            owner = owner[part]
-        registry = METHODS.get(owner.get("method"), {}) if path[-3] == "estimators" else \
-            SCHEMES.get(owner.get("scheme"), {})
-        return path[-1] in registry
-    return len(path) >= 2 and path[-2] in ("estimators", "initialisations", "experiments", "tasks")
+            collection = collection[part]
+        if len(collection) == 1:
+            return "refused"  # a collection must not be empty
+        used = path[-2] == "initialisations" and len(path) == 2 and any(
+            path[-1] in exp["initialisations"] for exp in DEFAULT["information_plane"]["experiments"].values())
+        # config.yaml's width scan names the toy task
+        used = used or (path[-2] == "tasks" and path[-1] in DEFAULT["coding"]["network"]["width_scan"]["tasks"])
+        return "refused" if used else "absent"
+    if len(path) >= 3 and path[-3] in NAMED:
+        owner = path[-3]
+        # S3's trained networks name a scheme and a sigma_w each
+        required = {"scheme", "sigma_w"} if path[0] == "isometry" and owner == "initialisations" else \
+            REQUIRED_IN_ENTRY[owner]
+        if path[-1] in required:
+            return "refused"
+        entry = DEFAULT
+        for part in path[:-1]:
+            entry = entry[part]
+        if owner == "estimators":
+            return "refused" if entry["method"] == "akde" and path[-1] in AKDE_REQUIRED else "absent"
+        if owner == "initialisations" and path[0] == "initialisations":
+            return "absent"  # gain, bias, sigma_b: the scheme's own defaults (layerinfo.init.SCHEMES)
+        if owner == "tasks":
+            return "filled"  # the task kind's default (digits: 100 training images, config.yaml 50)
+        return "default"  # an isometry initialisation's keys with schema defaults
+    return "default"
+
+
+def test_expected_outcomes_of_missing_keys_cover_every_kind():
+    outcomes = {}
+    for kind, path, _ in MUTATIONS:
+        if kind == "missing":
+            outcomes.setdefault(_expected_when_missing(path), []).append(_dotted(path))
+    assert "information_plane" in outcomes["absent"] and "information_plane.estimators.ebab.n_bins" in \
+        outcomes["absent"] and "initialisations.truncnorm" in outcomes["refused"]
+    assert "coding.sampler.n_steps" in outcomes["default"] and "initialisations" in outcomes["default"]
+    assert "information_plane.experiments.main.activations" in outcomes["refused"]
 
 
 @pytest.mark.parametrize("kind,path,value", MUTATIONS, ids=[f"{k}:{_dotted(p) or 'top'}" for k, p, _ in MUTATIONS])
 def test_generated_bad_config_is_refused_naming_the_key(kind, path, value):
     cfg = _apply(kind, path, value)
-    if kind == "missing":
-        try:
-            validate_config(cfg, SCHEMA)
-        except ConfigError:
-            pass
+    if kind == "missing" and _expected_when_missing(path) != "refused":
+        validate_config(cfg, SCHEMA)
+        node, default = cfg, VALIDATED_DEFAULT
+        for part in path[:-1]:
+            node, default = node[part], default[part]
+        if _expected_when_missing(path) == "absent":
+            assert path[-1] not in node, f"{_dotted(path)} was filled back in with {node[path[-1]]!r}"
+        elif _expected_when_missing(path) == "filled":
+            assert path[-1] in node, f"{_dotted(path)} was not filled back in"
         else:
-            assert _optional(path, cfg), f"{_dotted(path)} was removed and the config still passed"
-            return
+            # filled back with config.yaml's own value: the schema's default is the documented one
+            assert cfg == VALIDATED_DEFAULT, f"{_dotted(path)}: default {node.get(path[-1])!r}, config.yaml " \
+                                             f"{default[path[-1]]!r}"
+        return
     with pytest.raises(ConfigError) as info:
         validate_config(cfg, SCHEMA)
     message = str(info.value)

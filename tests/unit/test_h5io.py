@@ -167,3 +167,43 @@ def test_estimator_refuses_nan_activations_naming_file_layer_and_epoch(tmp_path)
         h["layers/1/activations"][2, 3, 0] = np.nan
     with pytest.raises(ValueError, match=r"activations.h5: layer 1 \(output\) has NaN or infinite activations at epoch 5"):
         estimate_run(path, {"bins": {"method": "bins_fixed"}})
+
+
+def _row_writer(path, n=10, **kw):
+    return ActivationWriter(path, epochs=np.array([0, 1]), layers=LAYERS, probe_indices=np.arange(n),
+                            probe_labels=np.arange(n) % 2, probe_train_mask=np.ones(n, bool), attrs={},
+                            chunk_rows=4, **kw)
+
+
+def test_row_blocks_round_trip_in_chunks_of_rows(tmp_path):
+    """A recorder streams each snapshot in blocks of samples; chunks then hold chunk_rows samples."""
+    rng = np.random.default_rng(0)
+    values = [[rng.normal(size=(10, s["units"])).astype(np.float32) for s in LAYERS] for _ in range(2)]
+    path = tmp_path / "rows.h5"
+    with _row_writer(path) as w:
+        for e in range(2):
+            for start in (0, 4, 8):
+                for l in range(len(LAYERS)):
+                    w.write_rows(e, l, start, values[e][l][start:start + 4])
+        w.write_history({"epoch": np.zeros(0, int), **{k: np.zeros(0) for k in
+                         ("train_loss", "train_acc", "test_loss", "test_acc")}})
+    with h5py.File(path) as f:
+        assert f["layers/0/activations"].chunks == (1, 4, 3)
+    with open_activations(path) as f:
+        for e in range(2):
+            for l in range(len(LAYERS)):
+                np.testing.assert_array_equal(f.activations(e, l), values[e][l])
+
+
+def test_row_blocks_out_of_order_or_incomplete_are_refused(tmp_path):
+    path = tmp_path / "rows.h5"
+    with pytest.raises(ValueError, match=r"rows must be written in order \(next is 0, got 4..8\)"):
+        with _row_writer(path) as w:
+            w.write_rows(0, 0, 4, np.zeros((4, 3)))
+    with pytest.raises(ActivationFileError, match=r"epochs \[0, 1\] were never written"):
+        with _row_writer(path) as w:
+            for l in range(len(LAYERS)):
+                w.write_rows(0, l, 0, np.zeros((9, LAYERS[l]["units"])))  # one sample short
+            w.write_history({"epoch": np.zeros(0, int), **{k: np.zeros(0) for k in
+                             ("train_loss", "train_acc", "test_loss", "test_acc")}})
+    assert list(tmp_path.iterdir()) == []

@@ -82,7 +82,9 @@ def test_lower_bounds_below_upper_on_every_network(init, sigma_w):
         for depth, y in draws.items():
             r = estimate_all(y, 16, g)
             assert r["kt_lower"][0] <= r["kt_upper"][0] + 1e-12
-            assert r["decoding"][0] <= r["kt_upper"][0] + 0.3  # the lower bound does not pass the upper
+            # the decoding lower bound never passes the upper bound (closest here: 0.018 bits below
+            # it, at log2(32) = 5 bits where both saturate)
+            assert r["decoding"][0] <= r["kt_upper"][0] + 1e-9, (r["decoding"][0], r["kt_upper"][0])
             assert r["kt_upper"][0] <= math.log2(32) + 1e-9 and r["decoding"][0] <= math.log2(32) + 1e-9
 
 

@@ -184,25 +184,33 @@ def test_gradient_is_minus_the_gradient_of_the_free_energy_difference():
         assert torch.allclose(analytic, param.grad, atol=1e-12)
 
 
-def test_gradient_vanishes_in_expectation_at_the_model_distribution():
-    # with the exact model expectation in place of the chains, the gradient of the mean
-    # log-likelihood matches a finite difference of the exact log-likelihood
+def test_gradient_with_the_exact_model_expectation_is_the_log_likelihood_gradient():
+    # rbm.gradient averages its model term over the chains' states; weighting one-state calls by
+    # the exact p(v) gives the exact gradient of the mean log-likelihood, checked for every
+    # parameter against a central finite difference of the enumerated log-likelihood
     rbm = _random_rbm(4, 3, seed=4, scale=0.7)
     data = torch.tensor([[1, 0, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1]], dtype=torch.float64)
     v = _all_states(4)
     p_v = torch.softmax(-rbm.free_energy(v), 0)
-    h_data = rbm.hidden_probability(data)
-    h_model = rbm.hidden_probability(v)
-    exact_db = data.mean(0) - (p_v[:, None] * v).sum(0)
+    parts = [rbm.gradient(data, v[k:k + 1]) for k in range(len(v))]
+    exact = [sum(p_v[k] * parts[k][i] for k in range(len(v))) for i in range(3)]
     eps = 1e-6
-    with torch.no_grad():
-        rbm.b[2] += eps
-    up = _exact_log_likelihood(rbm, data)
-    with torch.no_grad():
-        rbm.b[2] -= 2 * eps
-    down = _exact_log_likelihood(rbm, data)
-    assert (up - down) / (2 * eps) == pytest.approx(float(exact_db[2]), abs=1e-6)
-    assert h_data.shape == (3, 3) and h_model.shape == (16, 3)
+    for grad, param in zip(exact, (rbm.W, rbm.b, rbm.c)):
+        for index in np.ndindex(*param.shape):
+            with torch.no_grad():
+                param[index] += eps
+            up = _exact_log_likelihood(rbm, data)
+            with torch.no_grad():
+                param[index] -= 2 * eps
+            down = _exact_log_likelihood(rbm, data)
+            with torch.no_grad():
+                param[index] += eps
+            assert (up - down) / (2 * eps) == pytest.approx(float(grad[index]), abs=1e-7), index
+    # and with data drawn from the model itself, the expected gradient vanishes
+    both = [sum(p_v[j] * p_v[k] * rbm.gradient(v[j:j + 1], v[k:k + 1])[i] for j in range(16) for k in range(16))
+            for i in range(3)]
+    assert all(float(g.abs().max()) < 1e-12 for g in both)
+    assert float(exact[0].abs().max()) > 0.05  # not vacuous: the data are not the model's
 
 
 def _toy_patterns(n=400, seed=0):
@@ -255,9 +263,14 @@ def test_dbn_states_generation_and_seeding():
     assert all(np.array_equal(states[key], again[key]) for key in states)
     samples = generate(dbn, 2, 30, 10, torch.Generator().manual_seed(0))
     assert samples.shape == (30, 8) and (samples >= 0).all() and (samples <= 1).all()
-    # a trained one-layer generator puts its samples near the two prototypes
-    nearest = np.minimum(np.abs(samples - data[0]).mean(1), np.abs(samples - data[1]).mean(1))
-    assert np.isfinite(nearest).all()
+    # a trained one-layer generator puts its samples near the two prototypes (mean per-pixel
+    # distance 0.056 measured; 0.37 for random binary patterns, 0.46 after 6 epochs) and both
+    prototypes = np.array([[1, 1, 1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 1, 1, 0, 1]], dtype=float)
+    one_layer = train_dbn(data, [6], PCDSchedule(epochs=30, batch_size=20), seed=5, snapshots=[30])[0]
+    samples = generate(one_layer, 1, 30, 10, torch.Generator().manual_seed(0))
+    distance = np.abs(samples[:, None, :] - prototypes[None]).mean(2)
+    assert distance.min(1).mean() < 0.1
+    assert 0.2 < (distance[:, 0] < distance[:, 1]).mean() < 0.8
     with pytest.raises(ValueError, match="layer must lie in 1..2"):
         generate(dbn, 3, 5, 1, torch.Generator())
 

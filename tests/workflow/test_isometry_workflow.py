@@ -5,6 +5,8 @@ import math
 import pandas as pd
 import pytest
 import yaml
+
+from figurecheck import assert_drawn
 from test_workflow import TINY, _workdir, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -93,12 +95,19 @@ def test_training_outputs(isometry_run):
     history = pd.read_csv(isometry_run / "results/tables/isometry_training_history.csv")
     assert set(history["initialisation"]) == {"orthogonal_critical", "gaussian_chaotic"}
     assert history["epoch"].max() == 3
+    # the trained values: every network trained (its training loss fell) from the initialisation
+    # whose recorded epoch-0 loss is that of a network with 10 near-uniform outputs, ln 10
+    for _, run in history.groupby("run"):
+        run = run.sort_values("epoch")
+        assert run["train_loss"].iloc[-1] < run["train_loss"].iloc[0], run[["epoch", "train_loss"]]
+    critical = history[(history["initialisation"] == "orthogonal_critical") & (history["epoch"] == 0)]
+    assert critical["train_loss"].between(0.5 * math.log(10), 2 * math.log(10)).all()
     estimates = pd.read_csv(isometry_run / "results/tables/isometry_training.csv")
     assert set(estimates["estimator"]) == {"kde_upper"} and (estimates["study"] == "isometry").all()
     for name in ("phase_diagram", "jacobian_spectra", "information_vs_sigma_w", "information_theory",
                  "trained/training_curves",
                  "trained/tanh-orthogonal_critical/kde_upper"):
-        assert (isometry_run / f"results/figures/isometry/{name}.png").stat().st_size > 10_000
+        assert_drawn(isometry_run / f"results/figures/isometry/{name}.png")
 
 
 def test_missing_section_is_named(tmp_path):

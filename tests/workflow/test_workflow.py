@@ -1,5 +1,6 @@
 """The workflow end to end with real Snakemake on a tiny config, its lint, and its refusals."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from figurecheck import assert_drawn
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).with_name("tiny.yaml")
@@ -64,7 +67,8 @@ def test_outputs_and_tables(finished_run):
     # an information plane per activation x initialisation x estimator, the training curves, and
     # a compression figure per estimator
     assert len(figures) == 4 * len(estimators) + 1 + len(estimators)
-    assert all(f.stat().st_size > 10_000 for f in figures)
+    for figure in figures:
+        assert_drawn(figure)
     scores = pd.read_csv(work / "results/tables/information_plane_compression.csv")
     assert len(scores) == len(runs.groupby(["run", "estimator", "layer"]))
     assert (scores["compression_bits"] >= 0).all() and scores["test_acc"].between(0, 1).all()
@@ -77,7 +81,14 @@ def test_outputs_and_tables(finished_run):
         assert h.attrs["format"] == "layerinfo-activations"
         assert h["layers/0/activations"].shape[1:] == (4096, 10)
         assert h["layers/5/activations"].shape[1:] == (4096, 2)
-    assert (work / "logs/train/information_plane/main/tanh-truncnorm.log").exists()
+        # an uninterrupted run: one attempt, never resumed, on one arithmetic
+        assert json.loads(h.attrs["resumed_from"]) == [] and h.attrs["arithmetic"] == "uniform"
+        assert len(json.loads(h.attrs["attempts"])) == 1
+        final_acc = h["history/train_acc"][-1]
+    assert (history["arithmetic"] == "uniform").all()
+    # the job's log reports the accuracy the file holds
+    log = (work / "logs/train/information_plane/main/tanh-truncnorm.log").read_text()
+    assert f"finished tanh-truncnorm-s0: train_acc={final_acc:.4f}" in log
 
 
 def test_claims_table_and_page(finished_run):

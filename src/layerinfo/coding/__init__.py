@@ -2,7 +2,8 @@
 
 ``tasks``: the toy task and dataset subsets. ``units``: nonlinearities, scalings and a NumPy
 forward pass (torch-free). ``langevin``: posterior sampling of wide networks.
-``kernels``: closed-form NNGP kernels, the lazy GP, kernel alignment. ``schemes``: population
-codes and the scheme classifier. ``posterior``: sampling a run and its HDF5 file. ``study``: the
-workflow's tables. ``plots``: their figures.
+``kernels``: closed-form NNGP kernels, the lazy GP, kernel alignment. ``schemes``: measures of
+population codes (outliers, on/off patterns). ``diagnostics``: convergence on permutation-invariant
+statistics. ``posterior``: sampling a run and its HDF5 file. ``study``: every measure of a run, the
+workflow's tables. ``claims``: every criterion. ``plots``: the figures.
 """

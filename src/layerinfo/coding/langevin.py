@@ -211,7 +211,12 @@ class Chain:
     at each kept sample); ``trace_step``, ``trace_mse`` (training mean squared error per sample
     and output of a readout drawn at that step), ``trace_alignment`` (kernel–target alignment
     of the last hidden layer) and ``trace_weight2`` (mean squared hidden weight), every ``thin``
-    steps, burn-in included.
+    steps, burn-in included. The per-neuron traces, also every ``thin`` steps, feed the
+    permutation-invariant convergence statistics (:mod:`layerinfo.coding.diagnostics`), which
+    must be seen during burn-in too, where the hidden weights are not kept:
+    ``trace_readout`` ``(T, N, C)`` (the readout drawn at that step), ``trace_response``
+    ``(T, N, C)`` (class-mean activity of the last hidden layer) and ``trace_zmax`` ``(T, N)``
+    (largest |pre-activation| of each last-layer neuron over the training inputs).
     """
 
     hidden: list[np.ndarray]
@@ -220,6 +225,9 @@ class Chain:
     trace_mse: np.ndarray
     trace_alignment: np.ndarray
     trace_weight2: np.ndarray
+    trace_readout: np.ndarray
+    trace_response: np.ndarray
+    trace_zmax: np.ndarray
 
 
 def _alignment(h: torch.Tensor, y: torch.Tensor) -> float:
@@ -287,6 +295,8 @@ def langevin_sample(x: np.ndarray, y: np.ndarray, *, nonlinearity: str, scaling:
     yt = torch.as_tensor(y, dtype=torch.float64)
     hidden = sample_prior(xt.shape[1], width, depth, yt.shape[1], sigma_w2, sigma_a2, generator).hidden
     steps, mses, aligns, w2s, readouts = [], [], [], [], []
+    t_readout, t_response, t_zmax = [], [], []
+    class_mean = (yt / yt.sum(0).clamp(min=1)).T  # (C, P): averages over each class's inputs
 
     def energy(params):
         return marginal_potential_grad(params, xt, yt, nonlinearity=nonlinearity, gamma=gamma, beta=beta,
@@ -294,7 +304,9 @@ def langevin_sample(x: np.ndarray, y: np.ndarray, *, nonlinearity: str, scaling:
 
     def record(step, params):
         with torch.no_grad():
-            h = hidden_activity(Network(params, None), xt, nonlinearity)[-1]
+            h_in = hidden_activity(Network(params[:-1], None), xt, nonlinearity)[-1] if depth > 1 else xt
+            z = h_in @ params[-1].T / math.sqrt(params[-1].shape[1])
+            h = phi(nonlinearity, z)
             a = sample_readout(h, yt, gamma=gamma, beta=beta, sigma_a2=sigma_a2, generator=generator)
             mse = float(((h @ a / h.shape[1] ** gamma - yt) ** 2).mean())
         if not math.isfinite(mse):
@@ -303,13 +315,17 @@ def langevin_sample(x: np.ndarray, y: np.ndarray, *, nonlinearity: str, scaling:
         mses.append(mse)
         aligns.append(_alignment(h, yt))
         w2s.append(float(sum((w ** 2).sum() for w in params) / sum(w.numel() for w in params)))
+        t_readout.append(a.numpy().astype(np.float32))
+        t_response.append((class_mean @ h).T.numpy().astype(np.float32))
+        t_zmax.append(z.abs().amax(0).numpy().astype(np.float32))
         if step > burn_in:
             readouts.append(a.numpy().copy())
 
     draws = langevin_chain(energy, hidden, step_size=step_size, temperature=1.0, n_steps=n_steps,
                            burn_in=burn_in, thin=thin, generator=generator, on_thin=record, desc=desc)
     return Chain([np.stack([d[l] for d in draws]) for l in range(depth)], np.stack(readouts), np.asarray(steps),
-                 np.asarray(mses), np.asarray(aligns), np.asarray(w2s))
+                 np.asarray(mses), np.asarray(aligns), np.asarray(w2s), np.stack(t_readout), np.stack(t_response),
+                 np.stack(t_zmax))
 
 
 def autograd_potential(potential_fn):

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from layerinfo.coding import kernels, posterior, schemes
+from layerinfo.coding import diagnostics, kernels, posterior, schemes
 from layerinfo.plotting import plt, save_figure
 
 SCALING_NAMES = {"feature": "feature learning (1/N)", "lazy": "lazy (1/√N)"}
@@ -39,7 +39,7 @@ def readout_histograms_figure(posteriors: list) -> plt.Figure:
     """Readout vectors ``a_i`` of the last posterior sample of chain 0, first two outputs against
     each other, coloured by the Gaussian-mixture branch each neuron falls in (see
     :func:`layerinfo.coding.schemes.readout_branches`); outlier neurons (readout norm above
-    5 x the median) ringed. Title: branches and their shares, readout excess kurtosis."""
+    N^(1/4) x the median, :func:`layerinfo.coding.schemes.outlier_mask`) ringed. Title: branches and their shares, readout excess kurtosis."""
     nls, scs, by = _grid(posteriors)
     fig, axes = plt.subplots(len(scs), len(nls), figsize=(3.1 * len(nls), 3.0 * len(scs)), squeeze=False)
     for ax, nl, sc, post in _panels(axes, nls, scs, by):
@@ -47,8 +47,7 @@ def readout_histograms_figure(posteriors: list) -> plt.Figure:
         fit = schemes.readout_branches(a, n_fit=1)
         kurt = schemes.readout_statistics(np.concatenate([c["readout"] for c in post.chains]))
         v = a[0]
-        norm = np.linalg.norm(v, axis=1)
-        out = norm > 5 * np.median(norm)
+        out = schemes.outlier_mask(v)
         ax.scatter(v[:, 0], v[:, 1 % v.shape[1]], c=fit["branch_labels"], cmap="tab10", vmin=0, vmax=9, s=9)
         ax.scatter(v[out, 0], v[out, 1 % v.shape[1]], facecolors="none", edgecolors="k", s=40, lw=0.8)
         shares = ", ".join(f"{x:.2f}" for x in fit["branch_shares"][:7])
@@ -226,17 +225,55 @@ def drift_figure(posteriors: list) -> plt.Figure:
     return fig
 
 
+EQUILIBRIUM_STATISTICS = ("max_readout_over_sqrt_n", "n_outliers", "max_z_over_sqrt_n", "n_patterns", "alignment")
+EQUILIBRIUM_LABELS = {"max_readout_over_sqrt_n": "max|a|/√N", "n_outliers": "outliers", "max_z_over_sqrt_n": "max|z|/√N",
+                      "n_patterns": "code patterns", "alignment": "kernel alignment"}
+
+
+def equilibrium_figure(posteriors: list, threshold: float = 0.5) -> plt.Figure:
+    """The slow, permutation-invariant statistics (:mod:`layerinfo.coding.diagnostics`) against
+    the Langevin step, one line per chain, one row per run (every width), the kept window shaded
+    and the plateau step marked: the reader sees whether the samples were kept at equilibrium."""
+    posteriors = sorted(posteriors, key=lambda p: (p.config["scaling"], p.config["nonlinearity"], p.config["width"]))
+    stats_ = EQUILIBRIUM_STATISTICS
+    fig, axes = plt.subplots(len(posteriors), len(stats_), figsize=(2.5 * len(stats_), 1.7 * len(posteriors)),
+                             squeeze=False)
+    for row, post in zip(axes, posteriors):
+        burn = post.config["sampler"]["burn_in"]
+        summary, rows = diagnostics.convergence(post.chains, burn, threshold)
+        for ax, name in zip(row, stats_):
+            for k, chain in enumerate(post.chains):
+                values = diagnostics.chain_statistics(chain, threshold)[name]
+                ax.plot(chain["trace_step"], values, lw=0.7, color=f"C{k}")
+            ax.axvspan(burn, post.chains[0]["trace_step"][-1], color="0.9", zorder=0)
+            if np.isfinite(summary["plateau_step"]):
+                ax.axvline(summary["plateau_step"], color="k", lw=0.6, ls=":")
+            ax.tick_params(labelsize=6)
+            ax.set_title(EQUILIBRIUM_LABELS[name], fontsize=7)
+        c = post.config
+        state = "converged" if summary["converged"] else "NOT converged"
+        row[0].set_ylabel(f"{c['nonlinearity']} {c['scaling']}\nN={c['width']}, {state}", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("Langevin step", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def widths_figure(table: pd.DataFrame) -> plt.Figure:
-    """Outlier neurons of the readout (count and ``max |a| / sqrt(N)``) against the width N for
-    every run measured at several widths; a sparse code keeps its count as N grows while its
-    largest readouts grow like sqrt(N) (flat ``max |a| / sqrt(N)``)."""
+    """Outlier neurons of the readout (count, by their N^(1/4) x median threshold, and
+    ``max |a| / sqrt(N)``) against the width N for every run measured at several widths; a
+    sparse code keeps its count as N grows while its largest readouts grow like sqrt(N) (flat
+    ``max |a| / sqrt(N)``). Open markers: runs whose chains did not converge."""
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.0))
     groups = [g for _, g in table.groupby(["task", "nonlinearity", "scaling"]) if g["width"].nunique() > 1]
     for k, g in enumerate(groups):
         g = g.sort_values("width")
         name = f"{g['task'].iloc[0]}, {g['nonlinearity'].iloc[0]}, {g['scaling'].iloc[0]}"
-        axes[0].plot(g["width"], g["n_outliers"], "o-", color=f"C{k}", label=name)
-        axes[1].plot(g["width"], g["max_readout_over_sqrt_n"], "o-", color=f"C{k}", label=name)
+        ok = g["converged"].astype(bool) if "converged" in g else pd.Series(True, index=g.index)
+        for ax, column in zip(axes, ("n_outliers", "max_readout_over_sqrt_n")):
+            ax.plot(g["width"], g[column], "-", color=f"C{k}", label=name)
+            ax.plot(g["width"][ok], g[column][ok], "o", color=f"C{k}")
+            ax.plot(g["width"][~ok], g[column][~ok], "o", mfc="none", color=f"C{k}")
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("width N")
@@ -252,9 +289,10 @@ def widths_figure(table: pd.DataFrame) -> plt.Figure:
 
 def save_coding_figures(posterior_paths, generalisation_csv: str | os.PathLike, task: str,
                         readout_png, maps_png, kernels_png, generalisation_png, traces_png, drift_png,
-                        threshold: float = 0.5) -> None:
-    """The six figures of one task, from its posterior files and the per-class table."""
+                        equilibrium_png, threshold: float = 0.5) -> None:
+    """The seven figures of one task, from its posterior files and the per-class table."""
     posteriors = [posterior.read_posterior(p) for p in posterior_paths]
+    save_figure(equilibrium_figure(posteriors, threshold), equilibrium_png)  # every width
     base = min(p.config["width"] for p in posteriors)
     posteriors = [p for p in posteriors if p.config["width"] == base]  # extra widths: widths_figure
     save_figure(readout_histograms_figure(posteriors), readout_png)

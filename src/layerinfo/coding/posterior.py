@@ -23,10 +23,10 @@ from layerinfo.h5io import atomic_path, open_checked
 log = logging.getLogger(__name__)
 
 POSTERIOR_FORMAT = "layerinfo-posterior"
-POSTERIOR_FORMAT_VERSION = 2
+POSTERIOR_FORMAT_VERSION = 3  # 3: per-neuron traces for the convergence diagnostics
 
 
-TRACES = ("step", "mse", "alignment", "weight2")
+TRACES = ("step", "mse", "alignment", "weight2", "readout", "response", "zmax")
 
 
 class PosteriorFileError(ValueError):
@@ -41,7 +41,7 @@ def run_name(nonlinearity: str, scaling: str, width: int | None = None) -> str:
 def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.PathLike | None = None) -> Path:
     """Sample one run's posterior (``n_chains`` independent chains) and write its posterior file.
 
-    Layout (``format="layerinfo-posterior"``, ``format_version=2``)::
+    Layout (``format="layerinfo-posterior"``, ``format_version=3``)::
 
         /                          attrs: format, format_version, complete, config (JSON), config_hash,
                                           seed, package_version, torch_version, device, created,
@@ -51,6 +51,8 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
         chains/{k}/readout         (S, N, C) float32
         chains/{k}/trace_{step,mse,alignment,weight2}   every ``thin`` steps: training MSE,
                                    last-layer kernel-target alignment, mean squared hidden weight
+        chains/{k}/trace_{readout,response,zmax}  every ``thin`` steps: readout draw (T, N, C),
+                                   class-mean last-layer activity (T, N, C), largest |z_i| (T, N)
 
     Written under a temporary name and renamed when complete.
     """
@@ -90,7 +92,8 @@ def sample_run(run: dict, output: str | os.PathLike, dataset_path: str | os.Path
                 f.create_dataset(f"chains/{k}/hidden/{l}", data=w.astype(np.float32), compression="gzip")
             f.create_dataset(f"chains/{k}/readout", data=chain.readout.astype(np.float32), compression="gzip")
             for name in TRACES:
-                f.create_dataset(f"chains/{k}/trace_{name}", data=getattr(chain, f"trace_{name}"))
+                value = getattr(chain, f"trace_{name}")
+                f.create_dataset(f"chains/{k}/trace_{name}", data=value, **({"compression": "gzip"} if value.ndim > 1 else {}))
         f.attrs["complete"] = True
     return output
 

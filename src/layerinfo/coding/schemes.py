@@ -1,11 +1,12 @@
-"""Population codes of a hidden layer and the scheme they form (none, analog, redundant, sparse).
+"""Measures of a hidden layer's population code; the schemes they form (none, analog, redundant,
+sparse) are judged in :mod:`layerinfo.coding.claims` alone, never here.
 
 The signatures follow van Meegen & Sompolinsky (2025): a layer carries a code when its
 neurons' responses are driven by the class (class-explained variance); a linear network's code
 is *analog* (graded responses to every class, Gaussian readouts); a sigmoidal network's is
 *redundant* (a few discrete branches of m-dimensional readout vectors, each shared by many
 neurons, class-mean responses on or off); a ReLU network's is *sparse* (O(1) outlier neurons,
-whose readouts grow like sqrt(N), carry the output while the bulk stays small).
+whose readouts grow like sqrt(N), carry the codes while the bulk's common readout carries none).
 
 Definitions (S posterior samples, N neurons, C classes, R outputs):
 
@@ -25,7 +26,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SCHEMES = ("none", "analog", "redundant", "sparse", "unclassified")
 
 
 def class_responses(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -227,38 +227,91 @@ def readout_branches(readout: np.ndarray, max_branches: int = 8, n_fit: int = 3,
     return {"n_branches": float(np.median(counts)), "branch_shares": shares, "branch_labels": labels}
 
 
-def readout_outliers(readout: np.ndarray, activity: np.ndarray, targets: np.ndarray, gamma: float,
-                     factor: float = 5.0) -> dict:
-    """Outlier neurons of the readout and the share of the output they carry.
+def outlier_mask(readout: np.ndarray) -> np.ndarray:
+    """Outlier neurons of readouts ``(..., N, m)``: ``|a_i| > N^(1/4) median_j |a_j|``.
 
-    Neuron ``i`` is an outlier in sample ``s`` when ``|a_i| > factor * median_j |a_j|`` (norms
-    of the m-dimensional readout vectors). Its output share is
-    ``<f_O, Y> / <f, Y>`` with ``f_O = Phi_O a_O / N^gamma`` the outliers' contribution to the
-    training outputs (``f ≈ Y`` at zero temperature, so this is the part of the fit they carry).
+    The authors' poster gives the ReLU single-neuron posterior: the bulk's readouts are O(1)
+    (``P(a) = delta(a - a0)``), the outliers' ``a_i = sqrt(N) abar_i``. Our reading: the
+    threshold is the geometric middle ``N^(1/4)`` of the two scales, so that both groups lie a
+    factor growing like ``N^(1/4)`` away from it (a fixed factor would count bulk neurons at
+    small N or miss outliers at large N).
+    """
+    norm = np.linalg.norm(np.asarray(readout, float), axis=-1)
+    n = norm.shape[-1]
+    return norm > n ** 0.25 * np.median(norm, axis=-1, keepdims=True)
+
+
+def outlier_measures(readout: np.ndarray, activity: np.ndarray, responses: np.ndarray, targets: np.ndarray,
+                     gamma: float, threshold: float) -> dict:
+    """The outlier neurons (:func:`outlier_mask`) of every posterior sample and what they do.
 
     Parameters
     ----------
     readout : ndarray, shape (S, N, m)
     activity : ndarray, shape (S, P, N)
         Last hidden layer on the training inputs.
+    responses : ndarray, shape (S, N, m)
+        Class-mean responses (:func:`class_responses`).
     targets : ndarray, shape (P, m)
 
     Returns
     -------
-    dict: ``n_outliers`` (mean over samples), ``outlier_output_share`` (mean), ``max_readout_over_sqrt_n``
-    (mean over samples of ``max_i |a_i| / sqrt(N)``), ``outlier_mask`` ``(S, N)`` bool.
+    dict (means over samples): ``n_outliers``; ``outliers_per_class`` (list, class ``c``: outliers
+    whose code is ``{c}`` alone); ``outlier_single_class_fraction`` (share of outliers whose code
+    holds exactly one class; NaN without outliers); ``bulk_code_fraction`` (share of the other
+    neurons carrying any code); ``max_readout_over_sqrt_n`` (``max_i |a_i| / sqrt(N)``);
+    ``outlier_activity_over_sqrt_n`` (largest activity of an outlier over the inputs, over
+    ``sqrt(N)``; NaN without outliers); ``outlier_output_share`` (the outliers' part of the fit of
+    the centred targets, ``<f_O - mean f_O, Yc> / <f - mean f, Yc>``, ``f_O = Phi_O a_O /
+    N^gamma``: centring removes the constant offset that the bulk's common readout ``a0`` carries).
     """
     readout, activity = np.asarray(readout, float), np.asarray(activity, float)
-    n = readout.shape[1]
-    norm = np.linalg.norm(readout, axis=2)
-    med = np.median(norm, axis=1, keepdims=True)
-    mask = norm > factor * med
-    f_all = np.einsum("spn,snm->spm", activity, readout) / n ** gamma
-    f_out = np.einsum("spn,snm->spm", activity * mask[:, None, :], readout) / n ** gamma
+    s, n, m = readout.shape
+    mask = outlier_mask(readout)
+    codes = neuron_codes(responses, threshold)
+    single = np.isin(codes, 1 << np.arange(m))
+    per_class = [float(((codes == 1 << c) & mask).sum(1).mean()) for c in range(m)]
+    n_out = mask.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = (f_out * targets).sum((1, 2)) / (f_all * targets).sum((1, 2))
-    return {"n_outliers": float(mask.sum(1).mean()), "outlier_output_share": float(np.nanmean(share)),
-            "max_readout_over_sqrt_n": float((norm.max(1) / np.sqrt(n)).mean()), "outlier_mask": mask}
+        single_fraction = float((single & mask).sum() / n_out.sum()) if n_out.sum() else float("nan")
+        bulk = float(((codes > 0) & ~mask).sum() / (~mask).sum()) if (~mask).sum() else float("nan")
+        yc = targets - targets.mean(0)
+        f_all = np.einsum("spn,snm->spm", activity, readout) / n ** gamma
+        f_out = np.einsum("spn,snm->spm", activity * mask[:, None, :], readout) / n ** gamma
+        f_all, f_out = f_all - f_all.mean(1, keepdims=True), f_out - f_out.mean(1, keepdims=True)
+        share = (f_out * yc).sum((1, 2)) / (f_all * yc).sum((1, 2))
+    top_activity = [float(activity[k][:, mask[k]].max()) / np.sqrt(n) for k in range(s) if mask[k].any()]
+    return {"n_outliers": float(n_out.mean()), "outliers_per_class": per_class,
+            "outlier_single_class_fraction": single_fraction, "bulk_code_fraction": bulk,
+            "max_readout_over_sqrt_n": float((np.linalg.norm(readout, axis=2).max(1) / np.sqrt(n)).mean()),
+            "outlier_activity_over_sqrt_n": float(np.mean(top_activity)) if top_activity else float("nan"),
+            "outlier_output_share": float(np.nanmean(share)) if np.isfinite(share).any() else float("nan")}
+
+
+def pattern_measures(codes: np.ndarray) -> dict:
+    """Multiplicity of the on/off code patterns, ``codes`` ``(S, N)`` (means over samples):
+    ``n_patterns`` (distinct non-empty patterns), ``pattern_multiplicity`` (coding neurons per
+    distinct pattern: how many neurons share a code on average), ``max_pattern_share`` (the most
+    shared pattern's neurons over N). NaN multiplicity where no neuron carries a code."""
+    codes = np.asarray(codes)
+    n_patterns, mult, top = [], [], []
+    for row in codes:
+        coding = row[row > 0]
+        counts = np.unique(coding, return_counts=True)[1] if coding.size else np.zeros(0)
+        n_patterns.append(len(counts))
+        mult.append(coding.size / len(counts) if len(counts) else np.nan)
+        top.append(counts.max() / len(row) if len(counts) else 0.0)
+    return {"n_patterns": float(np.mean(n_patterns)),
+            "pattern_multiplicity": float(np.nanmean(mult)) if np.isfinite(mult).any() else float("nan"),
+            "max_pattern_share": float(np.mean(top))}
+
+
+def normalised_binary_fraction(responses: np.ndarray, tolerance: float = 0.1) -> float:
+    """Fraction of normalised class responses ``|r| / rho_s`` (:func:`normalised_responses`) within
+    ``tolerance`` of 0 or 1: near 1 for an on/off code, lower for graded responses; defined for
+    every nonlinearity (unlike :func:`binary_fraction`, which needs a bounded unit)."""
+    r = np.abs(normalised_responses(np.asarray(responses, float)))
+    return float(np.mean((r <= tolerance) | (r >= 1 - tolerance)))
 
 
 def drift(responses: np.ndarray) -> float:
@@ -271,138 +324,3 @@ def drift(responses: np.ndarray) -> float:
     den = np.sqrt((a ** 2).sum(1) * (b ** 2).sum(1))
     ok = den > 1e-12 * max(den.max(), 1e-300)
     return float(((a * b).sum(1)[ok] / den[ok]).mean()) if ok.any() else float("nan")
-
-
-DEFAULT_CRITERIA = {
-    "none_max_eta2": 0.5,
-    "sparse_outlier_factor": 5.0,
-    "sparse_max_outliers_per_class": 2.0,
-    "sparse_min_output_share": 0.5,
-    "redundant_min_branches": 2,
-    "redundant_max_branches": 7,
-    "redundant_min_branch_share": 0.05,
-    "redundant_min_binary_fraction": 0.9,
-    "binary_tolerance": 0.1,
-    "analog_max_abs_kurtosis": 0.5,
-}
-
-
-def check_criteria(criteria: dict | None) -> dict:
-    """The classifier's thresholds: ``criteria`` over :data:`DEFAULT_CRITERIA`; unknown keys refused."""
-    unknown = set(criteria or {}) - set(DEFAULT_CRITERIA)
-    if unknown:
-        raise ValueError(f"unknown criteria {sorted(unknown)}; allowed: {', '.join(DEFAULT_CRITERIA)}")
-    return {**DEFAULT_CRITERIA, **(criteria or {})}
-
-
-def classify_scheme(measures: dict, criteria: dict | None = None) -> str:
-    """Label a layer's population code ``none``, ``sparse``, ``redundant``, ``analog`` or
-    ``unclassified`` from its signatures (thresholds in ``criteria``, defaults
-    :data:`DEFAULT_CRITERIA`), checked in this order:
-
-    * none: the responses are not class-driven, population class-explained variance
-      ``eta2_population`` < ``none_max_eta2`` (random features: the lazy regime);
-    * sparse: a few outlier neurons carry the output: ``1 <= n_outliers <=
-      sparse_max_outliers_per_class * n_classes`` and ``outlier_output_share >=
-      sparse_min_output_share`` (whether their count stays put as N grows is a comparison
-      across widths, made by the study's table);
-    * redundant: ``redundant_min_branches <= n_branches <= redundant_max_branches`` readout
-      branches, the smallest holding at least ``redundant_min_branch_share`` of the neurons,
-      and ``binary_fraction >= redundant_min_binary_fraction`` (class-mean responses on or off);
-    * analog: one readout branch, ``|readout_excess_kurtosis| < analog_max_abs_kurtosis``
-      (Gaussian readouts) and graded responses (``binary_fraction`` below the redundant
-      threshold, or NaN for an unbounded nonlinearity);
-    * unclassified otherwise.
-
-    ``measures`` holds ``eta2_population``, ``n_outliers``, ``outlier_output_share``, ``n_classes``,
-    ``n_branches``, ``min_branch_share``, ``binary_fraction``, ``readout_excess_kurtosis``.
-    """
-    c = check_criteria(criteria)
-    if not measures["eta2_population"] >= c["none_max_eta2"]:
-        return "none"
-    n_out = measures["n_outliers"]
-    if (1 <= n_out <= c["sparse_max_outliers_per_class"] * measures["n_classes"]
-            and measures["outlier_output_share"] >= c["sparse_min_output_share"]):
-        return "sparse"
-    binary = measures["binary_fraction"]
-    branches = measures["n_branches"]
-    if (c["redundant_min_branches"] <= branches <= c["redundant_max_branches"]
-            and measures["min_branch_share"] >= c["redundant_min_branch_share"]
-            and np.isfinite(binary) and binary >= c["redundant_min_binary_fraction"]):
-        return "redundant"
-    graded = not np.isfinite(binary) or binary < c["redundant_min_binary_fraction"]
-    if branches == 1 and abs(measures["readout_excess_kurtosis"]) < c["analog_max_abs_kurtosis"] and graded:
-        return "analog"
-    return "unclassified"
-
-
-def _rhat_basic(chains: np.ndarray) -> float:
-    m, n = chains.shape
-    w = chains.var(axis=1, ddof=1).mean()
-    b = n * chains.mean(axis=1).var(ddof=1)
-    return float(np.sqrt(((n - 1) / n * w + b / n) / w)) if w > 0 else float("nan")
-
-
-def _split(chains: np.ndarray) -> np.ndarray:
-    chains = np.asarray(chains, float)
-    half = chains.shape[1] // 2
-    return np.concatenate([chains[:, :half], chains[:, chains.shape[1] - half:]])
-
-
-def _rank_normalise(values: np.ndarray) -> np.ndarray:
-    """``Phi^-1((rank - 3/8) / (S + 1/4))`` of every draw among all ``S`` draws (average ranks for ties)."""
-    from scipy import special
-
-    flat = values.ravel()
-    ranks = stats.rankdata(flat)
-    return special.ndtri((ranks - 0.375) / (flat.size + 0.25)).reshape(values.shape)
-
-
-def rhat(traces: np.ndarray) -> float:
-    """Rank-normalised split R-hat of ``(n_chains, n_draws)`` traces (Vehtari, Gelman, Simpson,
-    Carpenter & Bürkner 2021, Bayesian Analysis 16, 667).
-
-    Each chain is split in halves; the draws are rank-normalised over all chains; R-hat is the
-    classic ``sqrt(((n-1)/n W + B/n) / W)`` of the split, rank-normalised chains, and the same
-    of the folded draws ``|x - median|`` (sensitive to differences in scale); the larger of the
-    two is returned. Near 1 (below 1.01 in the paper's recommendation) when the chains agree.
-    NaN with fewer than 4 draws per chain or constant draws.
-    """
-    traces = np.asarray(traces, float)
-    if traces.ndim != 2 or traces.shape[1] < 4 or np.ptp(traces) == 0:
-        return float("nan")
-    split = _split(traces)
-    bulk = _rhat_basic(_rank_normalise(split))
-    folded = _rhat_basic(_rank_normalise(np.abs(split - np.median(split))))
-    return float(max(bulk, folded))
-
-
-def ess(traces: np.ndarray) -> float:
-    """Bulk effective sample size of ``(n_chains, n_draws)`` traces (Vehtari et al. 2021).
-
-    On the split, rank-normalised chains (``M`` chains of ``n`` draws):
-    ``rho_t = 1 - (W - mean_chains(acov_t)) / var_plus`` with ``var_plus = (n-1)/n W + B/n``;
-    ``ESS = M n / tau``, ``tau = -1 + 2 sum_k P_k`` over Geyer's initial positive, monotone
-    sequence of pair sums ``P_k = rho_2k + rho_2k+1`` (Geyer 1992). NaN with fewer than 4
-    draws per chain or constant draws.
-    """
-    traces = np.asarray(traces, float)
-    if traces.ndim != 2 or traces.shape[1] < 4 or np.ptp(traces) == 0:
-        return float("nan")
-    z = _rank_normalise(_split(traces))
-    m, n = z.shape
-    centred = z - z.mean(1, keepdims=True)
-    spectrum = np.fft.rfft(centred, n=2 * n, axis=1)
-    acov = np.fft.irfft(spectrum * np.conj(spectrum), axis=1)[:, :n] / n
-    w = z.var(axis=1, ddof=1).mean()
-    var_plus = (n - 1) / n * w + z.mean(1).var(ddof=1)
-    rho = 1 - (w - acov.mean(0)) / var_plus
-    rho[0] = 1.0
-    pairs = []
-    for k in range(0, n - 1, 2):
-        p = rho[k] + rho[k + 1]
-        if p <= 0:
-            break
-        pairs.append(min(p, pairs[-1]) if pairs else p)
-    tau = -1 + 2 * sum(pairs) if pairs else 1.0
-    return float(m * n / max(tau, 1.0 / np.log10(m * n + 10)))

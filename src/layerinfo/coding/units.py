@@ -45,3 +45,25 @@ def layer_activities(hidden: list[np.ndarray], x: np.ndarray, nonlinearity: str)
         h = phi_array(nonlinearity, h @ np.swapaxes(w, -1, -2) / math.sqrt(w.shape[-1]))
         out.append(h)
     return out
+
+
+def chain_schedule(sampler: dict, width: int, reference_width: int) -> dict:
+    """The sampler settings of a run at width ``N``: with ``scale_with_width`` (default true),
+    ``n_steps``, ``burn_in`` and ``thin`` are given at ``reference_width`` and multiplied by
+    ``N / reference_width`` (rounded; ``scale_with_width: false`` uses them at every width).
+
+    Why proportional to ``N``: the outlier neurons of a ReLU network form on a Langevin time that
+    grows with the width (measured with this sampler, toy task, step 0.01: their readout
+    ``max|a|/sqrt(N)`` plateaus after ~1500 steps at N = 100 and ~5000 at N = 400), and in the
+    mean-field scaling the per-weight drift of the data term is O(1/N) (temperature T / N). The
+    configs' burn-in of 1500 steps at N = 100 makes it ``15 N``, which covers both measurements
+    (6000 steps at N = 400); thinning in proportion
+    keeps the number of kept samples, so the convergence statistics compare like with like.
+    """
+    out = dict(sampler)
+    if not out.pop("scale_with_width", True) or width == reference_width:
+        return {**out, "reference_width": int(reference_width)}
+    factor = width / reference_width
+    for key in ("n_steps", "burn_in", "thin"):
+        out[key] = max(int(round(sampler[key] * factor)), 1 if key != "burn_in" else 0)
+    return {**out, "reference_width": int(reference_width)}

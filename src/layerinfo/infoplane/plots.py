@@ -18,7 +18,9 @@ def information_plane_figure(table: pd.DataFrame, title: str) -> Figure:
 
     ``table`` holds the aggregate rows (columns ``epoch``, ``layer``, ``layer_name``,
     ``I_XT_bits_mean``, ``I_TY_bits_mean``, ``n_seeds``). At each epoch the layers are
-    joined by a line coloured by the epoch (log scale); each layer has its own marker.
+    joined by a line coloured by the epoch (log scale); each layer has its own marker. With
+    columns ``I_XT_ci_low``, ``I_XT_ci_high``, ``I_TY_ci_low``, ``I_TY_ci_high`` (``layerinfo
+    estimate --interval``) each point also gets its interval as grey error bars.
     """
     fig, ax = plt.subplots(figsize=(5.6, 4.4))
     epochs = np.sort(table["epoch"].unique())
@@ -30,6 +32,12 @@ def information_plane_figure(table: pd.DataFrame, title: str) -> Figure:
         segments.append(np.column_stack([at["I_XT_bits_mean"], at["I_TY_bits_mean"]]))
         colours.append(cmap(norm(epoch + 1)))
     ax.add_collection(LineCollection(segments, colors=colours, linewidths=0.8, alpha=0.6))
+    bounds = ["I_XT_ci_low", "I_XT_ci_high", "I_TY_ci_low", "I_TY_ci_high"]
+    if set(bounds) <= set(table.columns) and table[bounds].notna().all(axis=None):
+        x, y = table["I_XT_bits_mean"].to_numpy(), table["I_TY_bits_mean"].to_numpy()
+        xerr = np.clip([x - table["I_XT_ci_low"].to_numpy(), table["I_XT_ci_high"].to_numpy() - x], 0, None)
+        yerr = np.clip([y - table["I_TY_ci_low"].to_numpy(), table["I_TY_ci_high"].to_numpy() - y], 0, None)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.65", elinewidth=0.6, zorder=2)
     for layer, at in table.groupby("layer", sort=True):
         at = at.sort_values("epoch")
         ax.scatter(at["I_XT_bits_mean"], at["I_TY_bits_mean"], c=at["epoch"] + 1, cmap=cmap, norm=norm,

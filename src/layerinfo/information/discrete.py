@@ -41,7 +41,8 @@ def _mixed_radix_keys(codes: np.ndarray) -> np.ndarray | None:
     """
     low = codes.min(axis=0).astype(np.int64)
     radix = codes.max(axis=0).astype(np.int64) - low + 1
-    if float(np.prod(radix.astype(np.float64))) >= 2.0**62:
+    # summed in log2: the product of hundreds of columns' radixes overflows even float64
+    if float(np.sum(np.log2(radix.astype(np.float64)))) >= 62.0:
         return None
     strides = np.concatenate([[1], np.cumprod(radix[:-1])]).astype(np.int64)
     return (codes.astype(np.int64) - low) @ strides

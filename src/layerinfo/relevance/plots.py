@@ -107,7 +107,9 @@ def generated_figure(samples: dict[int, np.ndarray], scores: pd.DataFrame, n_sho
     """Samples generated from each layer's RBM, one row per layer, with its scores.
 
     ``samples`` maps layer -> (n_samples, n_pixels) pixel probabilities of square images;
-    ``scores`` has one row per layer (``generation_score``, ``generation_nn_rms``).
+    ``scores`` has one row per layer (``generation_precision``, ``generation_recall``,
+    ``generation_f``, ``generation_first_support``; older tables: ``generation_score``,
+    ``generation_nn_rms``).
     """
     layers = sorted(samples)
     side = round(math.sqrt(next(iter(samples.values())).shape[1]))
@@ -119,11 +121,54 @@ def generated_figure(samples: dict[int, np.ndarray], scores: pd.DataFrame, n_sho
             ax.imshow(samples[layer][col].reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-        s = scores.loc[layer]
         axes[row, 0].set_ylabel(f"layer {layer}", fontsize=7, rotation=0, ha="right", va="center")
-        axes[row, -1].text(1.1, 0.5, f"score {s['generation_score']:.2f}\nNN rms {s['generation_nn_rms']:.3f}",
-                           transform=axes[row, -1].transAxes, fontsize=6.5, va="center")
+        axes[row, -1].text(1.1, 0.5, _score_label(scores.loc[layer]), transform=axes[row, -1].transAxes,
+                           fontsize=6.5, va="center")
     fig.suptitle("samples generated from each layer's RBM, projected to the pixels", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _score_label(s: pd.Series) -> str:
+    if "generation_f" in s and np.isfinite(s["generation_f"]):
+        return (f"P {s['generation_precision']:.2f} R {s['generation_recall']:.2f}\n"
+                f"F {s['generation_f']:.2f}, first {s['generation_first_support']:.0%}")
+    return f"score {s['generation_score']:.2f}\nNN rms {s['generation_nn_rms']:.3f}"
+
+
+def mosaic(images: np.ndarray, rows: int = 10, cols: int = 10, gap: int = 1) -> np.ndarray:
+    """The first ``rows * cols`` square images ``(n, side**2)`` tiled row by row into one array,
+    ``gap`` pixels of 0 between them (missing images stay 0)."""
+    side = round(math.sqrt(images.shape[1]))
+    if side * side != images.shape[1]:
+        raise ValueError(f"images of {images.shape[1]} pixels are not square")
+    step = side + gap
+    out = np.zeros((rows * step - gap, cols * step - gap))
+    for i, image in enumerate(images[: rows * cols]):
+        r, c = divmod(i, cols)
+        out[r * step:r * step + side, c * step:c * step + side] = image.reshape(side, side)
+    return out
+
+
+def generated_grid_figure(samples: dict[int, np.ndarray], scores: pd.DataFrame, grid: int = 10):
+    """A ``grid`` x ``grid`` mosaic of the first generated samples of every layer, for the eye.
+
+    One panel per layer, titled with its precision, recall, F and bootstrap share of ranking
+    first (:func:`generated_figure`'s columns).
+    """
+    layers = sorted(samples)
+    ncols = min(4, len(layers))
+    nrows = math.ceil(len(layers) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.9 * nrows), squeeze=False)
+    scores = scores.set_index("layer")
+    for ax, layer in zip(axes.flat, layers):
+        ax.imshow(mosaic(samples[layer], grid, grid), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"layer {layer}: " + _score_label(scores.loc[layer]).replace("\n", ", "), fontsize=6.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(layers):]:
+        ax.axis("off")
+    fig.suptitle(f"{grid} x {grid} samples generated from each layer's RBM", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -163,8 +208,8 @@ def trajectories_figure(table: pd.DataFrame, title: str):
 
 
 def save_relevance_figures(table_path, summary_path, states_path, samples_path, generation_path,
-                           curve_out, rank_out, samples_out) -> None:
-    """Draw and save the three DBN figures of the study."""
+                           curve_out, rank_out, samples_out, grid_out) -> None:
+    """Draw and save the four DBN figures of the study."""
     table = pd.read_csv(table_path)
     summary = pd.read_csv(summary_path)
     save_figure(relevance_curve_figure(table, summary), curve_out)
@@ -178,7 +223,9 @@ def save_relevance_figures(table_path, summary_path, states_path, samples_path, 
     generation = pd.read_csv(generation_path)
     with np.load(samples_path, allow_pickle=False) as f:
         samples = {int(k.split("_")[1]): f[k] for k in f.files}
-    save_figure(generated_figure(samples, generation[generation["source"] == "layer"]), samples_out)
+    layers = generation[generation["source"] == "layer"]
+    save_figure(generated_figure(samples, layers), samples_out)
+    save_figure(generated_grid_figure(samples, layers), grid_out)
 
 
 def save_trajectory_figure(table_path, experiment: str, output) -> None:

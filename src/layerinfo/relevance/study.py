@@ -35,6 +35,7 @@ from layerinfo.information.relevance import (
     state_counts,
 )
 from layerinfo.progress import progress
+from layerinfo.relevance.fidelity import bootstrap_first, precision_recall
 from layerinfo.relevance.rbm import DBN, PCDSchedule, generate, train_dbn
 from layerinfo.training import snapshot_epochs
 
@@ -45,8 +46,11 @@ TABLE_COLUMNS = [
     "network", "split", "layer", "units", "epoch", "n_samples", "n_states", "H_s_norm", "H_k_norm", "H_s_nats",
     "H_k_nats", "slope_Hk_Hs", "zipf_exponent", "zipf_ci_low", "zipf_ci_high", "zipf_k_min", "zipf_n_tail",
     "zipf_ks_distance", "zipf_lr_R", "zipf_lr_normalised", "zipf_lr_p", "zipf_lognormal_mu", "zipf_lognormal_sigma",
-    "zipf_status", "generation_score", "generation_score_se", "generation_nn_rms", "generation_class_entropy_bits",
+    "zipf_status", "generation_precision", "generation_recall", "generation_f", "generation_f_low", "generation_f_high",
+    "generation_first_support", "generation_score", "generation_score_se", "generation_nn_rms",
+    "generation_class_entropy_bits",
 ]
+GENERATION_COLUMNS = [c for c in TABLE_COLUMNS if c.startswith("generation_")]
 TRAJECTORY_COLUMNS = [
     "study", "experiment", "run", "activation", "initialisation", "seed", "epoch", "layer", "layer_name", "units",
     "binarisation", "n_samples", "n_states", "H_s_norm", "H_k_norm", "slope_Hk_Hs",
@@ -253,16 +257,32 @@ def generation_visible(section: dict) -> str:
     return visible
 
 
+def real_references(n_rows: int, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the real sample that generated samples are compared with, and a disjoint second one.
+
+    Both hold ``min(n_samples, n_rows // 2)`` training rows drawn without replacement: as many
+    real as generated samples (Kynkäänniemi et al. 2019 compare equal numbers; k-NN radii shrink
+    as a set grows). The second set, scored like a generator, is the ceiling of precision and
+    recall that real data reaches against real data.
+    """
+    n = min(int(n_samples), n_rows // 2)
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return np.sort(order[:n]), np.sort(order[n:2 * n])
+
+
 def generation_study(model_path, dataset_path, section: dict, samples_out) -> pd.DataFrame:
-    """Run every layer's RBM as a generator and score its samples (:func:`generation_scores`).
+    """Run every layer's RBM as a generator and score its samples.
 
     The chains' visible units are sampled or mean-field as ``generation.visible`` says (by
-    default as the training's negative chains were: :func:`generation_visible`). Samples are
-    scored against the training rows (:func:`split_rows`); the classifier is trained on them.
-    Also scores two references: the training data itself (nearest *other* sample) and a
-    generator of independent pixels with the data's means. Writes the samples to
-    ``samples_out`` and returns one row per source. The score is this project's measure: the
-    paper judges generated images by eye.
+    default as the training's negative chains were: :func:`generation_visible`). The decisive
+    score is fidelity and coverage: improved precision and recall in pixel space against a real
+    sample of training rows (:func:`real_references`; k = ``generation.k``), their harmonic mean
+    F, and the share of ``generation.n_bootstrap`` resamples in which each hidden layer ranks
+    first by F (:func:`~layerinfo.relevance.fidelity.bootstrap_first`). The earlier classifier
+    score (:func:`generation_scores`) stays as a secondary column. Also scores two references:
+    the training data itself (a disjoint real sample; nearest *other* sample) and a generator of
+    independent pixels with the data's means. Writes the samples to ``samples_out`` and returns
+    one row per source. The paper judges generated images by eye.
     """
     gen = section["generation"]
     dbn = load_dbn(model_path)
@@ -273,17 +293,36 @@ def generation_study(model_path, dataset_path, section: dict, samples_out) -> pd
     mean_field = generation_visible(section) == "mean_field"
     generator = torch.Generator().manual_seed(int(section["seed"]) + 1)
     rows, arrays = [], {}
+    k = int(gen.get("k", 3))
+    real_rows, second_rows = real_references(len(x), gen["n_samples"], int(section["seed"]) + 3)
+    real = x[real_rows]
+
+    def fidelity(samples):
+        p, r = precision_recall(real, samples, k)
+        return {"generation_precision": p, "generation_recall": r,
+                "generation_f": 2 * p * r / (p + r) if p + r > 0 else 0.0}
+
     ref = x[: min(len(x), gen["n_samples"])]
-    rows.append({"source": "data", "layer": -1, **generation_scores(ref, x, classifier, gen["confidence"], True)})
+    rows.append({"source": "data", "layer": -1, **fidelity(x[second_rows]),
+                 **generation_scores(ref, x, classifier, gen["confidence"], True)})
     rng = np.random.default_rng(int(section["seed"]) + 2)
     independent = (rng.random((gen["n_samples"], x.shape[1])) < x.mean(0)).astype(np.float64)
-    rows.append({"source": "independent_pixels", "layer": -1,
+    rows.append({"source": "independent_pixels", "layer": -1, **fidelity(independent),
                  **generation_scores(independent, x, classifier, gen["confidence"])})
     for layer in progress(range(1, len(dbn.rbms) + 1), desc="generate"):
         samples = generate(dbn, layer, gen["n_samples"], gen["gibbs_steps"], generator, mean_field)
         arrays[f"layer_{layer}"] = samples
         rows.append({"source": "layer", "layer": layer,
                      **generation_scores(samples, x, classifier, gen["confidence"])})
+    ranked = bootstrap_first(real, {row["layer"]: arrays[f"layer_{row['layer']}"] for row in rows[2:]}, k,
+                             int(gen.get("n_bootstrap", 200)), np.random.default_rng(int(section["seed"]) + 4))
+    for row in rows[2:]:
+        r = ranked[row["layer"]]
+        row.update({"generation_precision": r["precision"], "generation_recall": r["recall"],
+                    "generation_f": r["f"], "generation_f_low": r["f_low"], "generation_f_high": r["f_high"],
+                    "generation_first_support": r["first_support"]})
+        log.info("layer %d: precision %.3f recall %.3f F %.3f [%.3f, %.3f], first in %.1f%% of resamples",
+                 row["layer"], r["precision"], r["recall"], r["f"], r["f_low"], r["f_high"], 100 * r["first_support"])
     _save_npz(arrays, samples_out)
     return pd.DataFrame(rows)
 
@@ -295,8 +334,9 @@ def relevance_table(measures: pd.DataFrame, generation: pd.DataFrame) -> pd.Data
         table["split"] = "train"
     gen = generation[generation["source"] == "layer"].set_index("layer")
     last = (table["epoch"] == table["epoch"].max()) & (table["split"] == "train")
-    for column in ("generation_score", "generation_score_se", "generation_nn_rms", "generation_class_entropy_bits"):
-        table[column] = np.where(last, table["layer"].map(gen[column]), np.nan)
+    for column in GENERATION_COLUMNS:
+        if column in gen.columns:
+            table[column] = np.where(last, table["layer"].map(gen[column]), np.nan)
     for column in TABLE_COLUMNS:
         if column not in table.columns:
             table[column] = np.nan
@@ -339,6 +379,11 @@ def relevance_summary(table: pd.DataFrame, generation: pd.DataFrame) -> pd.DataF
     add("max_relevance_H_k", hidden["H_k_norm"].idxmax(), hidden["H_k_norm"].max())
     gen = generation[generation["source"] == "layer"].set_index("layer")
     if not gen.empty and not hidden.empty:
+        if "generation_f" in gen.columns:
+            best = gen["generation_f"].idxmax()
+            add("best_generator_f", best, gen.loc[best, "generation_f"],
+                f"precision {gen.loc[best, 'generation_precision']:.3g}, recall {gen.loc[best, 'generation_recall']:.3g}, "
+                f"first by F in {gen.loc[best, 'generation_first_support']:.0%} of bootstrap resamples")
         best = gen["generation_score"].idxmax()
         add("best_generator_score", best, gen.loc[best, "generation_score"])
         nearest = gen["generation_nn_rms"].idxmin()

@@ -3,6 +3,11 @@
 The schema (``schemas/config.schema.yaml``) is applied by Snakemake's ``validate``; this
 module turns its errors into one line naming the key and the allowed values, and checks
 what a JSON schema cannot express (references between keys, method parameters).
+
+A config states what differs from the schema's defaults: a study runs when its section is
+present (even empty), and every key it leaves out, nested sections included, takes the
+schema's default (the values of config.yaml). Named collections (experiments, estimators,
+initialisations, tasks) are replaced whole when given, never merged with the defaults.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from layerinfo.information import check_method
 from layerinfo.init import REFERENCE_GAINS, check_scheme
 
 STUDY = "information_plane"
+# Every study section; a config runs those it contains.
+STUDIES = (STUDY, "relevance", "isometry", "coding")
 
 
 class ConfigError(ValueError):
@@ -41,8 +48,34 @@ def _describe(schema: dict) -> str:
     return text
 
 
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+
+
+def _fits_type(option: dict, value) -> bool:
+    kind = option.get("type") if isinstance(option, dict) else None
+    if kind not in _JSON_TYPES or (isinstance(value, bool) and kind != "boolean"):
+        return False
+    return isinstance(value, _JSON_TYPES[kind])
+
+
+def _inner_error(error):
+    """For a ``oneOf`` whose value has the type of exactly one alternative (a mapping where one
+    alternative is an object), the deepest error inside that alternative: it names the key that
+    is wrong (``width_scan.tasks``), not only the ``oneOf`` around it."""
+    if error.validator != "oneOf" or not error.context:
+        return error
+    fitting = [i for i, option in enumerate(error.validator_value) if _fits_type(option, error.instance)]
+    if len(fitting) != 1:
+        return error
+    inner = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == fitting[0]]
+    if not inner:
+        return error
+    return _inner_error(max(inner, key=lambda e: len(e.absolute_path)))
+
+
 def format_schema_error(error) -> str:
     """One readable line for a ``jsonschema.ValidationError``: the key, the problem, what is allowed."""
+    error = _inner_error(error)
     where = key_path(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     kind, expected, value = error.validator, error.validator_value, error.instance
@@ -85,6 +118,9 @@ def validate_config(config: dict, schema_path: str) -> None:
     """
     from snakemake.utils import validate
 
+    coding = config.get("coding")
+    network = coding.get("network") if isinstance(coding, dict) else None
+    scan_given = isinstance(network, dict) and "width_scan" in network
     try:
         validate(config, schema=str(schema_path))
     except Exception as err:
@@ -93,6 +129,11 @@ def validate_config(config: dict, schema_path: str) -> None:
         if cause is None or not hasattr(cause, "validator"):
             raise
         raise ConfigError(format_schema_error(cause)) from None
+    if "coding" in config and not scan_given:
+        # the default width scan names the default tasks: scan those this config still has
+        scan = dict(config["coding"]["network"]["width_scan"])  # a copy: the schema's default object
+        scan["tasks"] = [t for t in scan["tasks"] if t in config["coding"]["tasks"]]
+        config["coding"]["network"]["width_scan"] = scan
     check_config(config)
 
 
@@ -108,6 +149,19 @@ def _merge(base: dict, override: dict) -> dict:
 
 def check_config(config: dict) -> None:
     """Cross-key checks after schema validation; raises :class:`ConfigError` naming the key."""
+    if not any(name in config for name in STUDIES):
+        raise ConfigError(f"invalid config: it names no study; give at least one of the sections {', '.join(STUDIES)} "
+                          "(an empty section runs that study with the schema's defaults)")
+    if STUDY in config:
+        check_information_plane(config)
+    if "isometry" in config:
+        check_isometry(config["isometry"])
+    if "coding" in config:
+        check_coding(config["coding"])
+
+
+def check_information_plane(config: dict) -> None:
+    """Cross-key checks of the ``information_plane`` section and the initialisations it names."""
     study = config[STUDY]
     inits = config["initialisations"]
     for name, spec in inits.items():
@@ -145,10 +199,6 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"invalid config key '{STUDY}.estimators.{name}': {err}") from None
     if len(set(study["seeds"])) != len(study["seeds"]):
         raise ConfigError(f"invalid config key '{STUDY}.seeds': seeds repeat: {study['seeds']}")
-    if "isometry" in config:
-        check_isometry(config["isometry"])
-    if "coding" in config:
-        check_coding(config["coding"])
 
 
 def check_isometry(section: dict) -> None:
@@ -195,32 +245,35 @@ def check_coding(section: dict) -> None:
             raise ConfigError(f"invalid config key 'coding.tasks.{name}.n_inputs': {task['n_inputs']} is smaller "
                               f"than the number of classes ({len(task['proportions'])}); orthogonal class means "
                               "need at least one input dimension per class")
+    for scan in width_scans(section):
+        unknown = sorted(set(scan.get("tasks", [])) - set(section["tasks"]))
+        if unknown:
+            raise ConfigError(f"invalid config key 'coding.network.width_scan.tasks': {unknown} are not tasks; "
+                              f"allowed: {sorted(section['tasks'])}")
+
+
+def width_scans(section: dict) -> list[dict]:
+    """The coding section's ``network.width_scan`` as a list of scans (one scan or a list of them)."""
     scan = section["network"].get("width_scan", {})
-    unknown = sorted(set(scan.get("tasks", [])) - set(section["tasks"]))
-    if unknown:
-        raise ConfigError(f"invalid config key 'coding.network.width_scan.tasks': {unknown} are not tasks; "
-                          f"allowed: {sorted(section['tasks'])}")
-    c = section.get("classifier", {})
-    if c.get("redundant_min_branches", 2) > c.get("redundant_max_branches", 7):
-        raise ConfigError("invalid config key 'coding.classifier.redundant_min_branches': "
-                          f"{c['redundant_min_branches']} exceeds redundant_max_branches ({c['redundant_max_branches']})")
+    return list(scan) if isinstance(scan, list) else [scan]
 
 
 def coding_runs(config: dict) -> list[tuple[str, str, str, int]]:
     """``(task, nonlinearity, scaling, width)`` of every run of the coding-schemes study: each task
-    x nonlinearity x scaling at ``network.width``, plus the ``network.width_scan`` runs at
-    ``factor x width``."""
+    x nonlinearity x scaling at ``network.width``, plus the runs of every ``network.width_scan``
+    at ``factor x width``."""
     study = config["coding"]
     width = int(study["network"]["width"])
-    scan = study["network"].get("width_scan", {})
     runs = []
     for task in study["tasks"]:
         for nl in study["nonlinearities"]:
             for sc in study["scalings"]:
                 runs.append((task, nl, sc, width))
-                if (task in scan.get("tasks", []) and nl in scan.get("nonlinearities", [])
-                        and sc in scan.get("scalings", [])):
-                    runs.extend((task, nl, sc, int(f) * width) for f in scan.get("factors", []))
+                for scan in width_scans(study):
+                    if (task in scan.get("tasks", []) and nl in scan.get("nonlinearities", [])
+                            and sc in scan.get("scalings", [])):
+                        runs.extend((task, nl, sc, int(f) * width) for f in scan.get("factors", [])
+                                    if (task, nl, sc, int(f) * width) not in runs)
     return runs
 
 
@@ -239,7 +292,9 @@ class Run:
 
 
 def runs(config: dict) -> list[Run]:
-    """Every run the config asks for, in a stable order."""
+    """Every run the config asks for, in a stable order (none without an information_plane section)."""
+    if STUDY not in config:
+        return []
     study = config[STUDY]
     return [
         Run(exp_name, activation, init, int(seed))
@@ -273,15 +328,18 @@ def run_config(config: dict, experiment: str, activation: str, initialisation: s
 def coding_run_config(config: dict, task: str, nonlinearity: str, scaling: str, width: int | None = None) -> dict:
     """The resolved, self-contained configuration of one run of the coding-schemes study (S4),
     stored in its posterior file (``width`` defaults to ``network.width``)."""
+    from layerinfo.coding.units import chain_schedule
+
     study = config["coding"]
+    width = int(width if width is not None else study["network"]["width"])
     return {
         "study": "coding",
         "task": task,
         "task_spec": copy.deepcopy(study["tasks"][task]),
         "nonlinearity": nonlinearity,
         "scaling": scaling,
-        "width": int(width if width is not None else study["network"]["width"]),
+        "width": width,
         "prior": copy.deepcopy(study["prior"]),
-        "sampler": copy.deepcopy(study["sampler"]),
+        "sampler": chain_schedule(copy.deepcopy(study["sampler"]), width, int(study["network"]["width"])),
         "seed": int(study["seed"]),
     }

@@ -1,0 +1,5 @@
+import sys
+
+from layerinfo.cli.main import main
+
+sys.exit(main())
