@@ -183,22 +183,7 @@ def load_schema(root=ROOT):
         return yaml.safe_load(f)
 
 
-def _resolve(node, schema):
-    """The schema nodes ``node`` stands for: $ref followed, allOf/oneOf/anyOf branches listed."""
-    if not isinstance(node, dict):
-        return []
-    if "$ref" in node:
-        target = schema
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        return _resolve(target, schema) + _resolve({k: v for k, v in node.items() if k != "$ref"}, schema)
-    nodes = [node]
-    for key in ("allOf", "oneOf", "anyOf"):
-        for branch in node.get(key, []):
-            nodes += _resolve(branch, schema)
-    for key in ("then", "else"):
-        nodes += _resolve(node.get(key), schema)
-    return nodes
+_resolve = schemadoc.schema_branches  # the schema nodes a node stands for: $ref followed, branches listed
 
 
 def key_exists(dotted, schema):

@@ -21,7 +21,7 @@ SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 BLOCK = re.compile(r"^(<!-- config-keys: (\S+) -->\n)(.*?)(<!-- end config-keys -->)$", re.S | re.M)
 
 
-def _branches(node: dict, schema: dict) -> list[dict]:
+def schema_branches(node: dict, schema: dict) -> list[dict]:
     """``node`` with its $ref followed and its allOf/oneOf/anyOf and if/then/else branches."""
     if not isinstance(node, dict):
         return []
@@ -29,13 +29,13 @@ def _branches(node: dict, schema: dict) -> list[dict]:
         target = schema
         for part in node["$ref"].lstrip("#/").split("/"):
             target = target[part]
-        return _branches(target, schema) + _branches({k: v for k, v in node.items() if k != "$ref"}, schema)
+        return schema_branches(target, schema) + schema_branches({k: v for k, v in node.items() if k != "$ref"}, schema)
     nodes = [node]
     for key in ("allOf", "oneOf", "anyOf"):
         for branch in node.get(key, []):
-            nodes += _branches(branch, schema)
+            nodes += schema_branches(branch, schema)
     for key in ("then", "else"):
-        nodes += _branches(node.get(key), schema)
+        nodes += schema_branches(node.get(key), schema)
     return nodes
 
 
@@ -50,7 +50,7 @@ def _type(nodes: list[dict]) -> str:
         kind = node.get("type")
         for k in kind if isinstance(kind, list) else [kind] if kind else []:
             if k == "array":
-                items = _type(_branches(node.get("items", {}), _type.schema))
+                items = _type(schema_branches(node.get("items", {}), _type.schema))
                 k = f"list of {items}" if items else "list"
             kinds.append(str(k))
     return " or ".join(dict.fromkeys(kinds))
@@ -76,9 +76,9 @@ def rows(schema: dict) -> dict[str, list[tuple[str, str, str, str]]]:
         properties: dict[str, list[dict]] = {}
         for node in nodes:
             for name, sub in node.get("properties", {}).items():
-                properties.setdefault(name, []).extend(_branches(sub, schema))
+                properties.setdefault(name, []).extend(schema_branches(sub, schema))
         extra = [n for node in nodes if isinstance(node.get("additionalProperties"), dict)
-                 for n in _branches(node["additionalProperties"], schema)]
+                 for n in schema_branches(node["additionalProperties"], schema)]
         children = [(name, subs) for name, subs in properties.items()]
         if extra:
             children.append(("<name>", extra))
@@ -90,7 +90,7 @@ def rows(schema: dict) -> dict[str, list[tuple[str, str, str, str]]]:
             walk(key, subs, out)
 
     for name, node in schema["properties"].items():
-        nodes = _branches(node, schema)
+        nodes = schema_branches(node, schema)
         out: list = []
         walk(name, nodes, out)
         sections[name] = out
@@ -101,7 +101,7 @@ def reference(schema: dict) -> str:
     """The Markdown tables: a heading per section with its description, then its keys."""
     parts = []
     for section, keys in rows(schema).items():
-        description = _first(_branches(schema["properties"][section], schema), "description") or ""
+        description = _first(schema_branches(schema["properties"][section], schema), "description") or ""
         parts.append(f"### `{section}`\n\n{_cell(description)}\n")
         parts.append("| key | type | default | description |\n|---|---|---|---|")
         parts += [f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(s)} |" for k, t, d, s in keys]
