@@ -39,7 +39,7 @@ PAPER_WIDTHS = [500, 250, 120, 60, 30, 25, 20, 15, 10, 5, 3, 2]
 def declared_mem_mb(dataset: str = "mnist", attempt: int = 1) -> int:
     """``RELEVANCE_MEM_MB[dataset] * attempt`` as rules/relevance_common.smk declares it."""
     text = (ROOT / "rules" / "relevance_common.smk").read_text()
-    match = re.search(r"^RELEVANCE_MEM_MB = (\{.*?\})$", text, re.M)
+    match = re.search(r"^RELEVANCE_MEM_MB = (\{.*?\})$", text, re.M | re.S)  # one line or snakefmt's several
     if match is None:
         raise RuntimeError("rules/relevance_common.smk: no RELEVANCE_MEM_MB = {...} line")
     return int(ast.literal_eval(match.group(1))[dataset]) * attempt
