@@ -112,10 +112,10 @@ def test_coding_table_and_figures(finished):
     posterior = read_posterior(finished / "results/runs/coding/toy/sigmoid-feature-w40/posterior.h5")
     assert (posterior.config["nonlinearity"], posterior.config["width"]) == ("sigmoid", 40)
     assert posterior.chains[0]["readout"].shape[1:] == (40, 3)
-    # the table job logs each run's scheme as the table has it
+    # the table job logs each run's convergence as the table has it
     log = (finished / "logs/coding/table.log").read_text()
     row = table[(table["nonlinearity"] == "sigmoid") & (table["scaling"] == "feature") & (table["width"] == 40)]
-    assert f"toy sigmoid feature N=40: {row['scheme'].item()}" in log
+    assert f"toy sigmoid feature N=40: converged {row['converged'].item()} {row['convergence_reason'].item()}" in log
 
 
 def test_coding_target_names_a_missing_section(tmp_path):
