@@ -187,9 +187,7 @@ CLAIM_STUDIES = [STUDY, "relevance", "isometry", "coding"]
 def claims_files(wildcards):
     """The claims file of every study in the config (rule claims merges them)."""
     return [
-        f"results/tables/claims_{name}.csv"
-        for name in CLAIM_STUDIES
-        if name in config
+        f"results/tables/claims_{name}.csv" for name in CLAIM_STUDIES if name in config
     ]
 
 
