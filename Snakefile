@@ -32,6 +32,7 @@ include: "rules/figures.smk"
 include: "rules/isometry.smk"
 include: "rules/relevance.smk"
 include: "rules/coding.smk"
+include: "rules/external.smk"
 include: "rules/claims.smk"
 
 

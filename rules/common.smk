@@ -152,6 +152,12 @@ OPTIONAL_STUDIES = {
 
 def study_section(name):
     """The config section of study ``name``; a WorkflowError if the config has none."""
+    if name == "external" and name not in config:
+        raise WorkflowError(
+            "the config has no 'external' section, so there is no network of yours to measure; "
+            "add one naming them (external: {networks: {NAME: {model: nets.py:build, data: probe.npz}}}; "
+            'see docs/cli.md, "In the workflow")'
+        )
     if name not in config:
         raise WorkflowError(
             f"the config has no '{name}' section, so the '{name}' study cannot run; "

@@ -247,6 +247,7 @@ STUDY_TITLES = {
     "relevance": "S1 — resolution and relevance (Song, Marsili & Jo 2018)",
     "isometry": "S3 — optimal channels at dynamical isometry (Weng et al. 2022)",
     "coding": "S4 — coding schemes (van Meegen & Sompolinsky 2025)",
+    "external": "Your networks — fitting and compression (Shwartz-Ziv & Tishby 2017)",
 }
 
 

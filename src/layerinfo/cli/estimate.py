@@ -65,62 +65,84 @@ def _subsample(text: str) -> float | int:
 def estimate(args) -> int:
     specs = parse_estimators(args.estimators, args.param)
     splits = [s.strip() for s in args.split.split(",")]
-    bad = [s for s in splits if s not in SPLITS]
-    if bad:
-        raise CliError(f"--split: unknown split(s) {', '.join(bad)}; allowed: {', '.join(SPLITS)}")
-    if args.interval is not None and not 0.0 < args.interval < 1.0:
-        raise CliError(f"--interval: the coverage must be in (0, 1), e.g. 0.95; got {args.interval}")
-    if args.repeats < 2:
-        raise CliError(f"--repeats: must be >= 2, got {args.repeats}")
-    subsample = _subsample(args.subsample)
-    if not str(args.output).endswith(".csv"):
-        raise CliError(f"-o: the table must end in .csv, got {args.output}")
+    table = estimate_table(args.activations, specs, splits=splits, layers=args.layers, interval=args.interval,
+                           subsample=_subsample(args.subsample), repeats=args.repeats, seed=args.seed,
+                           device=args.device, output=args.output)
+    write_csv(table, args.output)
+    print(f"estimate: wrote {args.output} ({len(table)} rows)", file=sys.stderr)
+    return 0
+
+
+def _torch_device(name: str) -> str:
     try:
         import torch
 
-        device = str(torch.device(args.device))
+        device = str(torch.device(name))
     except RuntimeError as err:
         raise CliError(f"--device: {err}; allowed: cpu, cuda, cuda:N") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise CliError(f"--device: {device} requested but torch sees no GPU; use --device cpu")
+    return device
+
+
+def estimate_table(activations, specs: dict[str, dict], *, splits=("all",), layers=None, interval=None,
+                   subsample: float | int = 0.5, repeats: int = 50, seed: int = 0, device: str = "cpu",
+                   output: str = "table.csv", run: str | None = None) -> pd.DataFrame:
+    """The estimate table of one activation file (the command's and the workflow's ``external``
+    target's): one row per split x epoch x layer x named estimator in ``specs`` (workflow-style
+    ``{name: {"method": ..., params}}``), with the interval, null and warnings columns.
+
+    Warnings are also summarised on stderr, one line per estimator and kind. ``run`` names the
+    rows (default: the file's own ``run``).
+    """
+    bad = [s for s in splits if s not in SPLITS]
+    if bad or not splits:
+        raise CliError(f"--split: unknown split(s) {', '.join(bad) or '(none given)'}; allowed: {', '.join(SPLITS)}")
+    if interval is not None and not 0.0 < interval < 1.0:
+        raise CliError(f"--interval: the coverage must be in (0, 1), e.g. 0.95; got {interval}")
+    if repeats < 2:
+        raise CliError(f"--repeats: must be >= 2, got {repeats}")
+    if not str(output).endswith(".csv"):
+        raise CliError(f"-o: the table must end in .csv, got {output}")
+    device = _torch_device(device)
     rows, counts, examples = [], Counter(), {}
-    with open_activations(args.activations) as f:
+    with open_activations(activations) as f:
         masks = {"all": np.ones(len(f.labels), bool), "train": f.train_mask, "test": ~f.train_mask}
         for s in splits:
             if masks[s].sum() < 4:
-                raise CliError(f"--split: {args.activations} has {int(masks[s].sum())} samples in split {s!r}; "
+                raise CliError(f"--split: {activations} has {int(masks[s].sum())} samples in split {s!r}; "
                                "an estimate needs at least 4")
-            if args.interval is not None:
+            if interval is not None:
                 try:
                     subsample_size(int(masks[s].sum()), subsample)
                 except ValueError as err:
                     raise CliError(f"--subsample: {err} (split {s!r})") from None
-        run = f.config.get("run", str(args.activations))
+        run = run or f.config.get("run", str(activations))
         try:
             requests = [{n: estimator_params(spec, layer["activation"]) for n, spec in specs.items()}
                         for layer in f.layers]
         except ValueError as err:
             raise CliError(f"--param: {err}") from None
         chosen = list(range(f.n_layers))
-        if args.layers:
+        if layers:
             names = [layer["name"] for layer in f.layers]
-            for pattern in args.layers:
+            for pattern in layers:
                 if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                    raise CliError(f"--layers: {pattern!r} matches no layer of {args.activations}; layers: {', '.join(names)}")
-            chosen = [l for l, n in enumerate(names) if any(fnmatch.fnmatchcase(n, p) for p in args.layers)]
+                    raise CliError(f"--layers: {pattern!r} matches no layer of {activations}; layers: {', '.join(names)}")
+            chosen = [l for l, n in enumerate(names) if any(fnmatch.fnmatchcase(n, p) for p in layers)]
         jobs = [(s, e, l) for s in splits for e in range(len(f.epochs)) for l in chosen]
         for s, e, l in progress(jobs, desc="estimate", total=len(jobs)):
             layer = f.layers[l]
             t = f.activations(e, l)[masks[s]]
             y = f.labels[masks[s]]
             if not np.isfinite(t).all():
-                raise CliError(f"{args.activations}: layer {layer['name']} has NaN or infinite values at epoch "
+                raise CliError(f"{activations}: layer {layer['name']} has NaN or infinite values at epoch "
                                f"{int(f.epochs[e])}")
-            if args.interval is None:
+            if interval is None:
                 values = information_plane_many(t, y, requests[l], device)
             else:
-                values = information_intervals(t, y, requests[l], subsample=subsample, repeats=args.repeats,
-                                               level=args.interval, seed=args.seed, device=device)
+                values = information_intervals(t, y, requests[l], subsample=subsample, repeats=repeats,
+                                               level=interval, seed=seed, device=device)
             for name, (method, params) in requests[l].items():
                 v = values[name]
                 warnings = estimate_warnings(t, method, params, v)
@@ -132,16 +154,14 @@ def estimate(args) -> int:
                        "n": len(t), "dim": t.shape[1], "device": device, "warnings": "; ".join(text for _, text in warnings)}
                 for q in ("I_XT", "I_TY"):
                     row[f"{q}_bits"] = max(v[q], 0.0)
-                if args.interval is not None:
+                if interval is not None:
                     for key in ("I_XT_ci_low", "I_XT_ci_high", "I_TY_ci_low", "I_TY_ci_high"):
                         row[key] = max(v[key], 0.0)
                     row.update(I_TY_null_bits=max(v["I_TY_null"], 0.0), I_TY_null_p=v["I_TY_null_p"],
-                               interval=args.interval, subsample_m=v["m"], repeats=args.repeats, seed=args.seed)
+                               interval=interval, subsample_m=v["m"], repeats=repeats, seed=seed)
                 rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    write_csv(table, args.output)
     per_estimator = len(table) // max(len(specs), 1)
     for (name, kind), count in sorted(counts.items()):
         print(f"warning: {name}, {count} of {per_estimator} rows, e.g. {examples[(name, kind)]}", file=sys.stderr)
-    print(f"estimate: wrote {args.output} ({len(table)} rows)", file=sys.stderr)
-    return 0
+    return table

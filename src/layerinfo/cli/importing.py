@@ -149,7 +149,7 @@ def import_activations(args) -> int:
     epochs = _epochs(args.epochs, given_epochs, n_epochs)
     specs = [{"name": name, "activation": args.activation, "units": a.shape[2], "source_shape": list(arrays[name].shape)}
              for name, a in layers.items()]
-    attrs = {"config": {"study": "external", "run": out.stem, "source": str(source), "labels": str(args.labels or "")},
+    attrs = {"config": {"study": "external", "run": args.run or out.stem, "source": str(source), "labels": str(args.labels or "")},
              "seed": -1, "package_version": layerinfo.__version__, "device": "cpu", "source": "layerinfo import"}
     _write(out, epochs, specs, y, train_mask, attrs, lambda i: [a[i] for a in layers.values()])
     print(f"import: wrote {out} ({len(specs)} layers x {n_epochs} epoch(s), {n} samples)", file=sys.stderr)
@@ -184,7 +184,7 @@ def _copy_native(source: Path, out: Path, args) -> int:
     """Re-write a layerinfo activation file (e.g. another version's) with its own layers and labels."""
     with open_activations(source) as f:
         specs = [dict(s) for s in f.layers]
-        attrs = {"config": {**f.config, "source": str(source)}, "seed": int(f.attrs.get("seed", -1)),
+        attrs = {"config": {**f.config, "source": str(source), **({"run": args.run} if args.run else {})}, "seed": int(f.attrs.get("seed", -1)),
                  "package_version": layerinfo.__version__, "device": "cpu", "source": "layerinfo import"}
         labels = f.labels
         if args.labels:

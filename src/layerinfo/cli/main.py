@@ -65,6 +65,7 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, default=0, help="seed of the unit subsample (default 0)")
     p.add_argument("--batch-size", type=int, default=256, help="probe samples per forward pass (default 256)")
     p.add_argument("--device", default="cpu", help="torch device of the forward passes: cpu or cuda (default cpu)")
+    p.add_argument("--run", metavar="NAME", help="name of the run in the file and the tables (default: the output's stem)")
     p.add_argument("-o", "--output", required=True, metavar="ACTS.h5")
 
     p = sub.add_parser("import", help="activations you already have into an activation file",
@@ -77,6 +78,7 @@ def build_parser() -> Parser:
     p.add_argument("--epochs", metavar="0,10,20", help="epoch numbers (default: an array 'epochs' in SOURCE, else 0..E-1)")
     p.add_argument("--activation", default="linear",
                    help="activation of every layer, sets EBAB's lowest edge (a layerinfo activation name; default linear)")
+    p.add_argument("--run", metavar="NAME", help="name of the run in the file and the tables (default: the output's stem)")
     p.add_argument("-o", "--output", required=True, metavar="ACTS.h5")
 
     p = sub.add_parser("estimate", help="I(X;T) and I(T;Y) of every layer and epoch, with intervals",
@@ -126,6 +128,12 @@ def _run(args) -> int:
     from layerinfo.cli.plot import plot
 
     return plot(args)
+
+
+def run_command(argv: list[str]) -> int:
+    """Run one subcommand as the workflow's ``external`` rules do: bad input raises (the job fails
+    with the message in its log) instead of ending the process."""
+    return _run(build_parser().parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:

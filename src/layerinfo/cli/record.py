@@ -368,7 +368,7 @@ def record(args) -> int:
               "output_shape": list(l.shape), "reduction": reducers[l.name].description,
               "inplace": l.inplace, "selector": "" if l.selector is None else str(l.selector)}
              for l in layers]
-    config = {"study": "external", "run": out.stem, "model": args.model, "data": str(args.data),
+    config = {"study": "external", "run": args.run or out.stem, "model": args.model, "data": str(args.data),
               "splits": split_names, "weights": [str(p) if p else "as built" for _, p in checkpoints],
               "layers": args.layers or ["*"], "reduce": args.reduce, "max_units": args.max_units,
               "seed": args.seed, "batch_size": args.batch_size}

@@ -21,6 +21,8 @@ from layerinfo.init import REFERENCE_GAINS, check_scheme
 STUDY = "information_plane"
 # Every study section; a config runs those it contains.
 STUDIES = (STUDY, "relevance", "isometry", "coding")
+# Sections that give a config something to run: the studies, and your own networks.
+SECTIONS = (*STUDIES, "external")
 
 
 class ConfigError(ValueError):
@@ -41,6 +43,8 @@ def _describe(schema: dict) -> str:
         return repr(schema["const"])
     if "enum" in schema:
         return "one of " + ", ".join(map(repr, schema["enum"]))
+    if schema.get("type") == "object" and "description" in schema:
+        return schema["description"]
     text = f"a {schema.get('type', 'value')}"
     for key, relation in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
         if key in schema:
@@ -65,6 +69,13 @@ def _inner_error(error):
     if error.validator != "oneOf" or not error.context:
         return error
     fitting = [i for i, option in enumerate(error.validator_value) if _fits_type(option, error.instance)]
+    if len(fitting) > 1 and isinstance(error.instance, dict):
+        # several object alternatives (external.networks: a model or activations): the one whose
+        # required keys the value has most of, when that is one
+        present = {i: sum(k in error.instance for k in error.validator_value[i].get("required", []))
+                   for i in fitting}
+        best = max(present.values())
+        fitting = [i for i in fitting if present[i] == best] if best else fitting
     if len(fitting) != 1:
         return error
     inner = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == fitting[0]]
@@ -149,8 +160,8 @@ def _merge(base: dict, override: dict) -> dict:
 
 def check_config(config: dict) -> None:
     """Cross-key checks after schema validation; raises :class:`ConfigError` naming the key."""
-    if not any(name in config for name in STUDIES):
-        raise ConfigError(f"invalid config: it names no study; give at least one of the sections {', '.join(STUDIES)} "
+    if not any(name in config for name in SECTIONS):
+        raise ConfigError(f"invalid config: it names no study; give at least one of the sections {', '.join(SECTIONS)} "
                           "(an empty section runs that study with the schema's defaults)")
     if STUDY in config:
         check_information_plane(config)
@@ -158,6 +169,16 @@ def check_config(config: dict) -> None:
         check_isometry(config["isometry"])
     if "coding" in config:
         check_coding(config["coding"])
+    if "external" in config:
+        check_external(config["external"])
+
+
+def check_external(section: dict) -> None:
+    """Cross-key checks of the ``external`` section (the schema checks each key alone)."""
+    subsample = section["subsample"]
+    if subsample >= 1 and subsample != int(subsample):
+        raise ConfigError(f"invalid config key 'external.subsample': {subsample} is neither a fraction in (0, 1) "
+                          "nor a whole number of rows")
 
 
 def check_information_plane(config: dict) -> None:
