@@ -4,9 +4,10 @@ The cluster is Debian's SLURM on 127.0.0.1 with a ``cpu`` and a ``gpu`` partitio
 a gres backed by /dev/null, so GPU jobs are scheduled without hardware and run on the CPU).
 The tiny workflow goes through ``snakemake --executor slurm --profile profiles/slurm`` with the
 test's account and the squeue status check; the test checks in SLURM's own records that every
-job went through SLURM, that training and estimation ran on the GPU partition, that a job that
-fails once is resubmitted with the memory of attempt 2 and the run completes, and that the
-tables equal those of a local run.
+job went through SLURM, that training and estimation (the study's, and those of an imported
+network of the ``external`` section) ran on the GPU partition, that a job that fails once is
+resubmitted with the memory of attempt 2 and the run completes, and that the tables equal those
+of a local run.
 """
 
 import os
@@ -17,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -24,7 +26,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 TINY = ROOT / "tests" / "workflow" / "tiny.yaml"
-TABLES = ["results/tables/information_plane.csv", "results/tables/information_plane_runs.csv"]
+TABLES = ["results/tables/information_plane.csv", "results/tables/information_plane_runs.csv",
+          "results/estimates/external/theirs.csv"]
+DEVICE_RULES = ("train", "estimate", "external_activations", "external_estimate")
 pytestmark = pytest.mark.slurm
 
 
@@ -35,6 +39,9 @@ def small_config():
     section["experiments"]["main"] = {"activations": ["tanh"], "initialisations": ["truncnorm"]}
     section["estimators"] = {k: section["estimators"][k] for k in ("bins_fixed", "kde_upper")}
     section["training"]["epochs"] = 6
+    # your own network: activations imported and estimated by the external rules
+    config["external"] = {"networks": {"theirs": {"activations": "theirs.npz"}}, "repeats": 4,
+                          "estimators": {"kde_upper": {"method": "kde_upper"}}}
     return config
 
 
@@ -42,6 +49,8 @@ def workdir(parent, name):
     work = Path(parent) / name
     work.mkdir()
     (work / "config.yaml").write_text(yaml.safe_dump(small_config(), sort_keys=False))
+    rng = np.random.default_rng(0)
+    np.savez(work / "theirs.npz", layer=rng.normal(size=(2, 64, 3)), y=rng.integers(0, 2, 64))
     return work
 
 
@@ -116,11 +125,11 @@ def test_every_job_went_through_slurm_with_gpu_jobs_on_the_gpu_partition(slurm_r
     records = jobcomp(scratch)
     assert set(jobs) <= set(records), (jobs, records)
     rules = sorted(jobs.values())
-    assert rules == sorted(["dataset_builtin", "train", "estimate",
-                            "aggregate_information_plane", "fail_once", "fail_once"]), rules
+    assert rules == sorted(["dataset_builtin", "train", "estimate", "aggregate_information_plane",
+                            "external_activations", "external_estimate", "fail_once", "fail_once"]), rules
     first_fail_once = min((j for j, r in jobs.items() if r == "fail_once"), key=int)
     for job, rule in jobs.items():
-        expected = "gpu" if rule in ("train", "estimate") else "cpu"
+        expected = "gpu" if rule in DEVICE_RULES else "cpu"
         assert records[job]["Partition"] == expected, (rule, records[job])
         state = "FAILED" if job == first_fail_once else "COMPLETED"
         assert records[job]["JobState"] == state, (rule, records[job])
@@ -129,7 +138,7 @@ def test_every_job_went_through_slurm_with_gpu_jobs_on_the_gpu_partition(slurm_r
     assert set(jobs) <= set(granted), controller
     for job, rule in jobs.items():
         gpus = "gpu:1" in granted[job].get("TresPerJob", "")
-        assert gpus == (rule in ("train", "estimate")), (rule, granted[job])
+        assert gpus == (rule in DEVICE_RULES), (rule, granted[job])
 
 
 def test_failed_job_is_retried_with_more_memory(slurm_run):
