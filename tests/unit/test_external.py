@@ -194,3 +194,14 @@ def test_one_pair_of_claims_per_split_layer_and_estimator():
     assert len(claims) == 2 * 2 * 2 * 2 and len({c.claim for c in claims}) == len(claims)
     assert all(c.study == "external" for c in claims)
     assert np.all([c.verdict in ("reproduced", "not reproduced", "inconclusive") for c in claims])
+
+
+def test_compression_at_log2_n_is_inconclusive_not_a_verdict():
+    """Every sample in its own bin at the peak and the last snapshot: nothing can compress."""
+    n = 256
+    table = _table([(0, 6.0, 0.1), (1, 8.0, 0.5), (2, 8.0, 0.9)], 0.0).assign(n=n)
+    comp = _by_name(external_claims({"net": table}))["compression"]
+    assert comp.value == 0.0 and comp.verdict == "inconclusive" and "log2 N" in comp.statistic
+    # the same numbers on a larger probe set (log2 N = 10) are a measured absence of compression
+    comp = _by_name(external_claims({"net": table.assign(n=1024)}))["compression"]
+    assert comp.verdict == "not reproduced"

@@ -9,7 +9,8 @@ falls). Chelombiev et al. (2019, study S2) find compression estimator- and activ
   the difference lies above 0, not reproduced when below.
 * ``compression``: (peak - last) / peak of I(X;T) over the snapshots, S2's statistic; reproduced
   when the interval lies above S2's threshold (:data:`MIN_COMPRESSION_FRACTION`), not reproduced
-  when below.
+  when below, inconclusive when I(X;T) is at log2 N at the peak and the last snapshot (every
+  sample in its own bin or kernel: the estimator counts samples and cannot see compression).
 
 The interval of a difference is our reading: from the two snapshots' subsampling intervals,
 ``[low_a - high_b, high_a - low_b]``, which covers the difference whenever both cover their
@@ -23,9 +24,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from layerinfo.claims import Claim, threshold_verdict
+from layerinfo.claims import INCONCLUSIVE, Claim, threshold_verdict
 from layerinfo.cli.names import figure_name
 from layerinfo.infoplane.claims import MIN_COMPRESSION_FRACTION
+from layerinfo.information.diagnostics import SATURATION_BITS
 
 STUDY = "external"
 FITTING = ("Shwartz-Ziv & Tishby 2017: in a first phase of training the layers fit the labels, "
@@ -72,15 +74,28 @@ def compression_claim(network: str, rows: pd.DataFrame) -> Claim:
         value, low, high = (p - q) / p, (p_low - q_high) / p, (p_high - q_low) / p
     else:
         value = low = high = math.nan
+    verdict = threshold_verdict(value, low, high, above=MIN_COMPRESSION_FRACTION, n=len(rows), min_n=3)
+    saturated = _at_log2_n(peak) and _at_log2_n(last)
+    if saturated:
+        verdict = INCONCLUSIVE
     return Claim(
         STUDY, _claim_id(network, last, "compression"), COMPRESSION,
         f"{network}, layer {last['layer_name']}, {last['estimator']}, split {last['split']}: (peak - last) / peak "
-        f"of I(X;T), peak at epoch {int(peak['epoch'])}, last epoch {int(last['epoch'])}",
+        f"of I(X;T), peak at epoch {int(peak['epoch'])}, last epoch {int(last['epoch'])}"
+        + ("; both at log2 N: every sample in its own bin or kernel, the estimator cannot see compression"
+           if saturated else ""),
         value, low, high,
-        f"ci_low > {MIN_COMPRESSION_FRACTION} reproduced, ci_high < {MIN_COMPRESSION_FRACTION} not reproduced "
-        "(S2's threshold; interval of a difference from the two snapshots' intervals: our reading)",
-        threshold_verdict(value, low, high, above=MIN_COMPRESSION_FRACTION, n=len(rows), min_n=3), len(rows),
+        f"ci_low > {MIN_COMPRESSION_FRACTION} reproduced, ci_high < {MIN_COMPRESSION_FRACTION} not reproduced, "
+        "inconclusive when I(X;T) is at log2 N at both snapshots (S2's threshold; interval of a difference "
+        "from the two snapshots' intervals: our reading)",
+        verdict, len(rows),
         _figure(network, last["split"], last["estimator"]))
+
+
+def _at_log2_n(row: pd.Series) -> bool:
+    """I(X;T) at log2 N, as the estimate table's warning says (:data:`SATURATION_BITS`)."""
+    n = row.get("n")
+    return n is not None and np.isfinite(n) and n > 1 and abs(float(row["I_XT_bits"]) - math.log2(n)) < SATURATION_BITS
 
 
 def _claim_id(network: str, row: pd.Series, name: str) -> str:
