@@ -79,6 +79,21 @@ def test_a_missing_file_names_its_key(tmp_path, entry, key, problem):
     assert f"'external.networks.net.{key}'" in message and problem in message and "\n" not in message
 
 
+def test_command_errors_are_named_by_the_config_key_that_set_the_option():
+    assert external.in_config_terms("--weights: w/epoch_1.pt does not fit the model: missing keys fc.bias", "cnn",
+                                    "activations") == ("network cnn: config key 'external.networks.cnn.weights': "
+                                                       "w/epoch_1.pt does not fit the model: missing keys fc.bias")
+    assert external.in_config_terms("import: acts.npz holds labels but no layer arrays", "t", "activations") == (
+        "network t: config key 'external.networks.t.activations': acts.npz holds labels but no layer arrays")
+    assert external.in_config_terms("--subsample: subsample size m = 3 must satisfy 2 <= m < n = 3 (split 'test')",
+                                    "t", "estimate").startswith("network t: config key 'external.subsample': ")
+    assert external.in_config_terms("--device: cuda requested", "t", "estimate").startswith(
+        "network t: config key 'runtime.device.estimate': ")
+    # a message that names no option keeps its text
+    assert external.in_config_terms("acts.h5: layer fc has NaN values", "t", "estimate") == (
+        "network t: acts.h5: layer fc has NaN values")
+
+
 # --- config errors --------------------------------------------------------------------------
 
 def _validate(section):

@@ -65,9 +65,11 @@ def _subsample(text: str) -> float | int:
 def estimate(args) -> int:
     specs = parse_estimators(args.estimators, args.param)
     splits = [s.strip() for s in args.split.split(",")]
+    if not str(args.output).endswith(".csv"):
+        raise CliError(f"-o: the table must end in .csv, got {args.output}")
     table = estimate_table(args.activations, specs, splits=splits, layers=args.layers, interval=args.interval,
                            subsample=_subsample(args.subsample), repeats=args.repeats, seed=args.seed,
-                           device=args.device, output=args.output)
+                           device=args.device)
     write_csv(table, args.output)
     print(f"estimate: wrote {args.output} ({len(table)} rows)", file=sys.stderr)
     return 0
@@ -87,7 +89,7 @@ def _torch_device(name: str) -> str:
 
 def estimate_table(activations, specs: dict[str, dict], *, splits=("all",), layers=None, interval=None,
                    subsample: float | int = 0.5, repeats: int = 50, seed: int = 0, device: str = "cpu",
-                   output: str = "table.csv", run: str | None = None) -> pd.DataFrame:
+                   run: str | None = None) -> pd.DataFrame:
     """The estimate table of one activation file (the command's and the workflow's ``external``
     target's): one row per split x epoch x layer x named estimator in ``specs`` (workflow-style
     ``{name: {"method": ..., params}}``), with the interval, null and warnings columns.
@@ -102,8 +104,6 @@ def estimate_table(activations, specs: dict[str, dict], *, splits=("all",), laye
         raise CliError(f"--interval: the coverage must be in (0, 1), e.g. 0.95; got {interval}")
     if repeats < 2:
         raise CliError(f"--repeats: must be >= 2, got {repeats}")
-    if not str(output).endswith(".csv"):
-        raise CliError(f"-o: the table must end in .csv, got {output}")
     device = _torch_device(device)
     rows, counts, examples = [], Counter(), {}
     with open_activations(activations) as f:

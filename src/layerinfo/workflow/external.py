@@ -99,3 +99,30 @@ def activations_argv(name: str, entry: dict, output: str, device: str = "cpu") -
             argv += [f"--{key.replace('_', '-')}", str(entry[key])]
     return argv + ["--run", name, "-o", output]
 
+
+
+# The command's options, as the config keys that set them (an entry's, or the section's).
+ENTRY_KEYS = {"--model": "model", "--weights": "weights", "--data": "data", "--layers": "layers",
+              "--split": "split", "--select": "select", "--reduce": "reduce", "--max-units": "max_units",
+              "--batch-size": "batch_size", "--labels": "labels", "--epoch-axis": "epoch_axis",
+              "--epochs": "epochs", "--activation": "activation", "import": "activations"}
+SECTION_KEYS = {"--split": "splits", "--subsample": "subsample", "--interval": "interval", "--repeats": "repeats",
+                "--param": "estimators"}
+DEVICE_KEYS = {"--device": "runtime.device"}
+
+
+def in_config_terms(message: str, network: str, stage: str) -> str:
+    """A command error (``--weights: ...``) named by the config key that set the option
+    (``external.networks.NAME.weights: ...``); ``stage`` is ``activations`` or ``estimate``."""
+    option, sep, rest = message.partition(":")
+    if not sep:
+        return f"network {network}: {message}"
+    if option in DEVICE_KEYS:
+        key = f"runtime.device.{'train' if stage == 'activations' else 'estimate'}"
+    elif stage == "activations" and option in ENTRY_KEYS:
+        key = f"{SECTION}.networks.{network}.{ENTRY_KEYS[option]}"
+    elif stage == "estimate" and option in SECTION_KEYS:
+        key = f"{SECTION}.{SECTION_KEYS[option]}"
+    else:
+        return f"network {network}: {message}"
+    return f"network {network}: config key '{key}':{rest}"
