@@ -10,7 +10,7 @@
    I(X;T) and I(T;Y) in bits per estimator and both times.
 3. Estimator speed: the KDE family (one shared pass, information_plane_many) on 4096 samples of
    widths 12 and 64 and on 16384 samples, CPU against CUDA, median of 3 after one warm-up.
-5. The layerinfo command: a small CNN (docs/cli.md) trained on the CPU, recorded with
+5. The layerinfo command: a small CNN (tests/digits_cnn.py) trained on the CPU, recorded with
    --device cpu and cuda, estimated with --device cpu and cuda; largest differences.
 4. S3 (layerinfo.isometry.study.jacobian_table): the default config's Jacobian spectra on both
    devices; prints the largest relative difference of the spectrum statistics.
@@ -138,29 +138,8 @@ def check_kde_speed(report: dict) -> None:
         report[f"kde_{n}x{width}"] = {"cpu_s": times["cpu"], "cuda_s": times[SECOND], "max_diff_bits": diff}
 
 
-CLI_NET = """
-import torch
-from torch import nn
-
-
-class DigitsNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(4, 8, 3, padding=1)
-        self.pool = nn.MaxPool2d(2)
-        self.fc = nn.Linear(8 * 4 * 4, 10)
-
-    def forward(self, x):
-        x = self.act(self.conv1(x))
-        x = self.pool(self.act(self.conv2(x)))
-        return self.fc(x.flatten(1))
-
-
-def build():
-    return DigitsNet()
-"""
+# The tests' CNN the project does not define (docs/cli.md's walk-through network).
+CLI_NET = Path(__file__).resolve().parents[1] / "tests" / "digits_cnn.py"
 
 
 def check_cli(tmp: Path, report: dict) -> None:
@@ -169,9 +148,8 @@ def check_cli(tmp: Path, report: dict) -> None:
 
     from layerinfo.cli.main import main as cli
 
-    (tmp / "cli_nets.py").write_text(CLI_NET)
-    sys.path.insert(0, str(tmp))
-    from cli_nets import build
+    sys.path.insert(0, str(CLI_NET.parent))
+    from digits_cnn import build
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None]
@@ -190,7 +168,7 @@ def check_cli(tmp: Path, report: dict) -> None:
     files = {}
     for device in ("cpu", SECOND):
         out = tmp / f"cli-{device}.h5"
-        _, seconds = timed(cli, ["record", "--model", "cli_nets:build", "--weights", str(tmp / "epoch_*.pt"),
+        _, seconds = timed(cli, ["record", "--model", f"{CLI_NET}:build", "--weights", str(tmp / "epoch_*.pt"),
                                  "--data", str(tmp / "probe.npz"), "--reduce", "gap", "--device", device,
                                  "-o", str(out)])
         files[device] = read_file(out)

@@ -1,9 +1,8 @@
 """The layerinfo command end to end on a network the project does not define: a small CNN
-(defined here; an in-place ReLU used twice, max pooling) trained 3 epochs on sklearn's bundled
+(tests/digits_cnn.py; an in-place ReLU used twice, max pooling) trained 3 epochs on sklearn's bundled
 digits with a checkpoint per epoch, recorded, imported back, estimated with intervals and
 plotted, all through the command line (main(argv); one run as a subprocess)."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,35 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+import digits_cnn
+from digits_cnn import DigitsNet, build, digits_arrays, train_checkpoints
 from layerinfo.cli.main import main
 from layerinfo.h5io import open_activations
 
 LAYERS = ["conv1", "act:0", "conv2", "act:1", "pool", "fc"]
 BATCH = 64
-
-
-class DigitsNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)  # in place, and called twice
-        self.conv2 = nn.Conv2d(4, 8, 3, padding=1)
-        self.pool = nn.MaxPool2d(2)
-        self.fc = nn.Linear(8 * 4 * 4, 10)
-
-    def forward(self, x):
-        x = self.act(self.conv1(x))
-        x = self.pool(self.act(self.conv2(x)))
-        return self.fc(x.flatten(1))
-
-
-def build():
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return DigitsNet()
 
 
 def reference(net: DigitsNet, x: torch.Tensor) -> dict[str, np.ndarray]:
@@ -72,25 +51,8 @@ def one_thread():
 def trained(tmp_path_factory, one_thread):
     """Checkpoints of 3 epochs (SGD with momentum, 500 training digits) and a probe file with both splits."""
     root = tmp_path_factory.mktemp("digits")
-    # scikit-learn's bundled copy (what sklearn.datasets.load_digits reads), without importing sklearn
-    sklearn_dir = importlib.util.find_spec("sklearn").submodule_search_locations[0]
-    digits = np.loadtxt(Path(sklearn_dir) / "datasets" / "data" / "digits.csv.gz", delimiter=",")
-    x = (digits[:, :64] / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
-    y = digits[:, 64].astype(np.int64)
-    net = build()
-    params = list(net.parameters())
-    velocity = [torch.zeros_like(p) for p in params]  # by hand: torch.optim's first import takes seconds
-    gen = torch.Generator().manual_seed(0)
-    xt, yt = torch.from_numpy(x[:500]), torch.from_numpy(y[:500])
-    (root / "ckpt").mkdir()
-    for epoch in range(1, 4):
-        for batch in torch.randperm(500, generator=gen).split(50):
-            net.zero_grad()
-            F.cross_entropy(net(xt[batch]), yt[batch]).backward()
-            with torch.no_grad():
-                for p, v in zip(params, velocity):
-                    p.sub_(0.1 * v.mul_(0.9).add_(p.grad))
-        torch.save(net.state_dict(), root / "ckpt" / f"epoch_{epoch}.pt")
+    x, y = digits_arrays()
+    train_checkpoints(root, build())
     np.savez(root / "probe.npz", x_train=x[:120], y_train=y[:120], x_test=x[1600:1660], y_test=y[1600:1660])
     return root, np.concatenate([x[:120], x[1600:1660]]), np.concatenate([y[:120], y[1600:1660]])
 
@@ -103,7 +65,7 @@ def cli(*argv):
 
 def test_record_import_estimate_plot(trained, capsys):
     root, x, y = trained
-    model = f"{Path(__file__)}:build"
+    model = f"{Path(digits_cnn.__file__)}:build"
     cli("layers", "--model", model, "--data", root / "probe.npz")
     listing = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listing[1:]] == LAYERS
@@ -167,7 +129,7 @@ def test_estimate_equals_the_workflow_rule_on_the_recorded_file(trained, capsys)
     root, _, _ = trained
     acts = root / "acts.h5"
     if not acts.exists():
-        cli("record", "--model", f"{Path(__file__)}:build", "--weights", root / "ckpt" / "epoch_*.pt",
+        cli("record", "--model", f"{Path(digits_cnn.__file__)}:build", "--weights", root / "ckpt" / "epoch_*.pt",
             "--data", root / "probe.npz", "--batch-size", BATCH, "-o", acts)
     estimators = {"ebab": {"method": "ebab", "n_bins": 30}, "kde_upper": {"method": "kde_upper", "noise_variance": 0.1},
                   "bins_fixed": {"method": "bins_fixed", "n_bins": 30}}

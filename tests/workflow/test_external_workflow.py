@@ -1,13 +1,13 @@
 """`snakemake external` on a config the project does not ship: a CNN the project does not define
-(written here into the working directory; in-place ReLU used twice, pooling) with a checkpoint
-per epoch, recorded on a probe file with two splits, and activations with known answers,
-imported. Checks that the workflow does what the command does (the same activation file and
-estimate table), the claims' verdicts where the answer is known, the merged claims, the
-figures, the report, that a finished run has nothing left to do, and that a checkpoint that does
-not fit the model fails its job with one line and no file."""
+(tests/digits_cnn.py, copied into the working directory as nets.py; in-place ReLU used twice,
+pooling) with a checkpoint per epoch, recorded on a probe file with two splits, and activations
+with known answers, imported. Checks that the workflow does what the command does (the same
+activation file and estimate table), the claims' verdicts where the answer is known, the merged
+claims, the figures, the report, that a finished run has nothing left to do, and that a
+checkpoint that does not fit the model fails its job with one line and no file."""
 
-import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,39 +18,14 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from torch.nn import functional as F
 
+import digits_cnn
+from digits_cnn import train_checkpoints
 from figurecheck import assert_drawn
 from layerinfo.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
-
-NETS = '''
-import torch
-from torch import nn
-
-
-class DigitsNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(4, 8, 3, padding=1)
-        self.pool = nn.MaxPool2d(2)
-        self.fc = nn.Linear(8 * 4 * 4, 10)
-
-    def forward(self, x):
-        x = self.act(self.conv1(x))
-        x = self.pool(self.act(self.conv2(x)))
-        return self.fc(x.flatten(1))
-
-
-def build():
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return DigitsNet()
-'''
 
 CONFIG = {
     "external": {
@@ -92,36 +67,13 @@ def constructed_layers(n=400):
     return copy, static, y
 
 
-def train_digits(work):
-    """nets.py's CNN trained 3 epochs on 500 of sklearn's bundled digits, a checkpoint per epoch."""
-    sklearn_dir = importlib.util.find_spec("sklearn").submodule_search_locations[0]
-    digits = np.loadtxt(Path(sklearn_dir) / "datasets" / "data" / "digits.csv.gz", delimiter=",")
-    x = (digits[:, :64] / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
-    y = digits[:, 64].astype(np.int64)
-    spec = importlib.util.spec_from_file_location("external_test_nets", work / "nets.py")
-    nets = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nets)
-    net = nets.build()
-    params = list(net.parameters())
-    gen = torch.Generator().manual_seed(0)
-    xt, yt = torch.from_numpy(x[:500]), torch.from_numpy(y[:500])
-    (work / "ckpt").mkdir()
-    for epoch in range(1, 4):
-        for batch in torch.randperm(500, generator=gen).split(50):
-            net.zero_grad()
-            F.cross_entropy(net(xt[batch]), yt[batch]).backward()
-            with torch.no_grad():
-                for p in params:
-                    p.sub_(0.1 * p.grad)
-        torch.save(net.state_dict(), work / "ckpt" / f"epoch_{epoch}.pt")
-    np.savez(work / "probe.npz", x_train=x[:120], y_train=y[:120], x_test=x[1600:1660], y_test=y[1600:1660])
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     work = tmp_path_factory.mktemp("external")
-    (work / "nets.py").write_text(NETS)
-    train_digits(work)
+    shutil.copy(digits_cnn.__file__, work / "nets.py")  # the user's own model file
+    train_checkpoints(work, digits_cnn.build())
+    x, y = digits_cnn.digits_arrays()
+    np.savez(work / "probe.npz", x_train=x[:120], y_train=y[:120], x_test=x[1600:1660], y_test=y[1600:1660])
     copy, static, y = constructed_layers()
     np.savez(work / "constructed.npz", copy=copy, static=static, y=y, train_mask=np.arange(len(y)) < 300)
     (work / "own.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
