@@ -117,10 +117,10 @@ def _rules_with_script(names):
 def test_gpu_profile_requests_a_gpu_for_exactly_the_device_aware_rules():
     scripts = {p.name for p in (ROOT / "scripts").glob("*.py") if "stage_device" in p.read_text()}
     assert scripts == {"infoplane_train.py", "infoplane_estimate.py", "isometry_jacobian.py",
-                       "isometry_information.py"}
+                       "isometry_information.py", "external_activations.py", "external_estimate.py"}
     gpu_rules = _rules_with_script(scripts)
     assert gpu_rules == {"train", "isometry_train", "estimate", "isometry_estimate", "isometry_jacobian",
-                         "isometry_information"}
+                         "isometry_information", "external_activations", "external_estimate"}
     profile = yaml.safe_load((ROOT / "profiles" / "gpu" / "config.yaml").read_text())
     assert {rule for rule, res in profile["set-resources"].items() if res.get("gpu") == 1} == gpu_rules
     # the workflow itself asks for no GPU: only a profile does
